@@ -1,0 +1,249 @@
+// Package configs holds Bouncer's typed configuration: the schema, a strict
+// YAML decoder that reports file, line and key path, defaults, and Validate.
+//
+// Every exported field carries a `yaml` tag (the key name) and a `doc` tag
+// (one line for docs/config.md and configs/schema.json). A test keeps the
+// docs, the schema and these types in step.
+package configs
+
+import "time"
+
+// Config is one whole configuration file.
+type Config struct {
+	Admin     Admin               `yaml:"admin" doc:"The admin listener: health, metrics, config and upstream state."`
+	Log       Log                 `yaml:"log" doc:"Process and access logging."`
+	Server    Server              `yaml:"server" doc:"Settings shared by every listener."`
+	Listeners []Listener          `yaml:"listeners" doc:"Sockets Bouncer accepts connections on."`
+	Routes    []Route             `yaml:"routes" doc:"HTTP routes; the most specific match wins (see docs/config.md#routing)."`
+	Upstreams map[string]Upstream `yaml:"upstreams" doc:"Named groups of backend endpoints, referenced by routes."`
+
+	// Sample starts the built-in sample backend; used by the embedded default.
+	Sample Sample `yaml:"sample" doc:"The built-in sample backend, for trying Bouncer without a service of your own."`
+
+	// File is the path the config was read from ("" for embedded/inline).
+	File string `yaml:"-"`
+	// Raw is the source text, kept for the admin /config view.
+	Raw []byte `yaml:"-"`
+	// pos maps a key path ("routes[2].to.upstream") to its line in File.
+	pos map[string]int
+}
+
+// Admin configures the admin listener.
+type Admin struct {
+	Address string `yaml:"address" default:"127.0.0.1:9901" doc:"host:port of the admin API; \"off\" disables it. Loopback by default: never expose it publicly."`
+}
+
+// Log configures process and access logs.
+type Log struct {
+	Level     string `yaml:"level" default:"info" enum:"debug,info,warn,error" doc:"Minimum level of process logs."`
+	Format    string `yaml:"format" default:"text" enum:"text,json" doc:"Log encoding, for process and access logs."`
+	AccessLog bool   `yaml:"access_log" default:"true" doc:"Write one structured line per request."`
+}
+
+// Server holds settings shared by every listener.
+type Server struct {
+	TrustedProxies  []string `yaml:"trusted_proxies" doc:"CIDRs (or IPs) whose X-Forwarded-* and Forwarded headers are trusted; others' are replaced."`
+	RequestIDHeader string   `yaml:"request_id_header" default:"X-Request-Id" doc:"Header carrying the request id: propagated when present, generated when not."`
+	ShutdownTimeout Duration `yaml:"shutdown_timeout" default:"30s" doc:"How long SIGTERM waits for in-flight requests before closing connections."`
+	MaxBodyBytes    Size     `yaml:"max_request_body_bytes" default:"0" doc:"Largest accepted request body (0: unlimited). Larger bodies get 413."`
+}
+
+// Listener is one socket.
+type Listener struct {
+	Name      string         `yaml:"name" required:"true" doc:"Unique name, used by routes' listeners list and in metrics."`
+	Address   string         `yaml:"address" required:"true" doc:"host:port to listen on; port 0 picks a free port."`
+	Protocols []string       `yaml:"protocols" default:"[http1,h2c]" enum:"http1,h2c,h2" doc:"Protocols served: http1 and h2c on plain TCP; http1 and h2 with tls."`
+	TLS       *ListenerTLS   `yaml:"tls" doc:"Serve TLS with static certificate files (ALPN picks h2 or http/1.1)."`
+	Limits    ListenerLimits `yaml:"limits" doc:"Per-listener limits and timeouts."`
+}
+
+// ListenerTLS is a static certificate for a listener.
+type ListenerTLS struct {
+	CertFile string `yaml:"cert_file" required:"true" doc:"PEM certificate chain."`
+	KeyFile  string `yaml:"key_file" required:"true" doc:"PEM private key."`
+}
+
+// ListenerLimits bounds what one client can hold.
+type ListenerLimits struct {
+	MaxHeaderBytes       Size     `yaml:"max_header_bytes" default:"64KiB" doc:"Largest request head (request line and headers); larger gets 431."`
+	ReadHeaderTimeout    Duration `yaml:"read_header_timeout" default:"10s" doc:"Time to read a request head."`
+	ReadTimeout          Duration `yaml:"read_timeout" default:"0s" doc:"Time to read a whole request including its body (0: no limit; bodies are streamed)."`
+	WriteTimeout         Duration `yaml:"write_timeout" default:"0s" doc:"Time to write a whole response (0: no limit, so streams and SSE can last)."`
+	IdleTimeout          Duration `yaml:"idle_timeout" default:"120s" doc:"Keep-alive idle time before the connection is closed."`
+	MaxConcurrentStreams int      `yaml:"max_concurrent_streams" default:"250" doc:"HTTP/2 streams one connection may have open at once."`
+	MaxConnections       int      `yaml:"max_connections" default:"10000" doc:"Connections open at once on this listener; more wait in the kernel backlog (0: unlimited)."`
+}
+
+// Route is one HTTP route: a match and exactly one action.
+type Route struct {
+	Name      string   `yaml:"name" doc:"Name used in logs and metrics (default: route-N, its position)."`
+	Listeners []string `yaml:"listeners" doc:"Listeners this route is served on (default: all HTTP listeners)."`
+	Match     Match    `yaml:"match" doc:"What a request must look like; every condition given must hold."`
+
+	Proxy    *ProxyAction    `yaml:"proxy" doc:"Forward to an upstream."`
+	Redirect *RedirectAction `yaml:"redirect" doc:"Answer with a redirect."`
+	Respond  *RespondAction  `yaml:"respond" doc:"Answer directly with a fixed response."`
+
+	Rewrite         *Rewrite       `yaml:"rewrite" doc:"Change the path before proxying."`
+	RequestHeaders  *HeaderChanges `yaml:"request_headers" doc:"Headers changed on the way to the upstream."`
+	ResponseHeaders *HeaderChanges `yaml:"response_headers" doc:"Headers changed on the way back to the client."`
+}
+
+// Match is a route's conditions. Exactly one of Path, Prefix, Template and
+// Regex may be set; none matches every path.
+type Match struct {
+	Hosts    []string      `yaml:"hosts" doc:"Host names: exact (api.example.com) or wildcard (*.example.com); default any."`
+	Path     string        `yaml:"path" doc:"Exact path."`
+	Prefix   string        `yaml:"prefix" doc:"Path prefix (string prefix, as in Envoy)."`
+	Template string        `yaml:"template" doc:"Path template: literal segments, {var} (one segment), ** (the rest, last only)."`
+	Regex    string        `yaml:"regex" doc:"RE2 regular expression the whole path must match."`
+	Methods  []string      `yaml:"methods" doc:"HTTP methods; default any."`
+	Headers  []ValueMatch  `yaml:"headers" doc:"Header conditions."`
+	Query    []ValueMatch  `yaml:"query" doc:"Query parameter conditions."`
+}
+
+// ValueMatch tests one header or query parameter. With neither Value nor
+// Regex it tests presence.
+type ValueMatch struct {
+	Name    string `yaml:"name" required:"true" doc:"Header or parameter name."`
+	Value   string `yaml:"value" doc:"Exact value."`
+	Regex   string `yaml:"regex" doc:"RE2 expression the whole value must match."`
+	Present *bool  `yaml:"present" doc:"true: must be present (the default with no value or regex); false: must be absent."`
+}
+
+// ProxyAction forwards to an upstream.
+type ProxyAction struct {
+	Upstream      string   `yaml:"upstream" required:"true" doc:"Name of an upstream."`
+	Timeout       Duration `yaml:"timeout" default:"30s" doc:"Total time for the request, all tries included, until response headers arrive (0: none)."`
+	PerTryTimeout Duration `yaml:"per_try_timeout" default:"0s" doc:"Time for one try until response headers (0: only the total applies)."`
+	Retry         *Retry   `yaml:"retry" doc:"Retry policy (default: 1 retry of idempotent methods on connect-failure)."`
+}
+
+// Retry says when a failed try is tried again on another endpoint.
+type Retry struct {
+	Attempts int      `yaml:"attempts" default:"1" doc:"Retries after the first try (0: none)."`
+	RetryOn  []string `yaml:"retry_on" default:"[connect-failure]" enum:"connect-failure,reset,502,503,504" doc:"Conditions that allow a retry."`
+	Methods  []string `yaml:"methods" default:"[GET,HEAD,OPTIONS,PUT,DELETE,TRACE]" doc:"Methods that may be retried: idempotent ones by default, never POST unless listed."`
+	Backoff  Duration `yaml:"backoff" default:"25ms" doc:"Base back-off between tries (jittered, doubling)."`
+}
+
+// RedirectAction answers with a redirect built from the request.
+type RedirectAction struct {
+	URL    string `yaml:"url" doc:"Absolute URL to redirect to; when set, the fields below are not allowed."`
+	Scheme string `yaml:"scheme" doc:"Replace the scheme (e.g. https)."`
+	Host   string `yaml:"host" doc:"Replace the host (and port)."`
+	Path   string `yaml:"path" doc:"Replace the path."`
+	Status int    `yaml:"status" default:"302" doc:"301, 302, 303, 307 or 308."`
+}
+
+// RespondAction answers with a fixed response.
+type RespondAction struct {
+	Status      int    `yaml:"status" default:"200" doc:"HTTP status code."`
+	Body        string `yaml:"body" doc:"Response body."`
+	ContentType string `yaml:"content_type" default:"text/plain; charset=utf-8" doc:"Content-Type of the body."`
+}
+
+// Rewrite changes the request path before proxying. At most one field.
+type Rewrite struct {
+	StripPrefix string        `yaml:"strip_prefix" doc:"Remove this prefix from the path (keeping a leading /)."`
+	Path        string        `yaml:"path" doc:"Replace the whole path."`
+	Regex       *RegexRewrite `yaml:"regex" doc:"Replace what a regex matches in the path."`
+}
+
+// RegexRewrite is a regexp substitution on the path.
+type RegexRewrite struct {
+	Pattern     string `yaml:"pattern" required:"true" doc:"RE2 expression."`
+	Replacement string `yaml:"replacement" doc:"Replacement; $1 and ${name} refer to groups."`
+}
+
+// HeaderChanges edits headers: remove first, then set, then add.
+type HeaderChanges struct {
+	Add    map[string]string `yaml:"add" doc:"Headers appended (kept beside existing values)."`
+	Set    map[string]string `yaml:"set" doc:"Headers replaced."`
+	Remove []string          `yaml:"remove" doc:"Headers removed."`
+}
+
+// Upstream is a named group of endpoints.
+type Upstream struct {
+	Endpoints      []Endpoint        `yaml:"endpoints" required:"true" doc:"Backends: host:port strings or {address, weight} maps. A DNS name is resolved and re-resolved."`
+	Protocol       string            `yaml:"protocol" default:"http1" enum:"http1,h2c,h2" doc:"How Bouncer talks to the endpoints."`
+	TLS            *UpstreamTLS      `yaml:"tls" doc:"TLS to the endpoints (required for protocol h2; allowed with http1)."`
+	Balance        string            `yaml:"balance" default:"round_robin" enum:"round_robin,least_request,random,ring_hash,maglev" doc:"Load-balancing algorithm. round_robin honours weights (smooth weighted round robin); random is power of two choices."`
+	HashOn         *HashOn           `yaml:"hash_on" doc:"Key for ring_hash and maglev (default: client IP)."`
+	DNSRefresh     Duration          `yaml:"dns_refresh" default:"30s" doc:"How often DNS names in endpoints are re-resolved."`
+	ConnectTimeout Duration          `yaml:"connect_timeout" default:"5s" doc:"Time to open a connection to an endpoint."`
+	IdleConns      int               `yaml:"max_idle_per_endpoint" default:"256" doc:"Idle keep-alive connections kept per endpoint."`
+	IdleTimeout    Duration          `yaml:"idle_timeout" default:"90s" doc:"How long an idle upstream connection is kept."`
+	HealthCheck    *HealthCheck      `yaml:"health_check" doc:"Active HTTP health checks."`
+	Outlier        *OutlierDetection `yaml:"outlier_detection" doc:"Passive ejection of failing endpoints."`
+	Circuit        CircuitBreaker    `yaml:"circuit_breaker" doc:"Limits that shed load instead of queueing it."`
+	RetryBudget    RetryBudget       `yaml:"retry_budget" doc:"Caps retries as a share of requests so they cannot multiply an outage."`
+}
+
+// Endpoint is one backend address.
+type Endpoint struct {
+	Address string `yaml:"address" required:"true" doc:"host:port; host may be an IP or a DNS name."`
+	Weight  int    `yaml:"weight" default:"1" doc:"Relative share of traffic (1 to 1000)."`
+}
+
+// UpstreamTLS configures TLS towards endpoints.
+type UpstreamTLS struct {
+	ServerName         string `yaml:"server_name" doc:"SNI and name to verify (default: the endpoint's host)."`
+	CAFile             string `yaml:"ca_file" doc:"PEM CA bundle to verify the endpoint with (default: system roots)."`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" doc:"Do not verify the endpoint's certificate. For tests only."`
+}
+
+// HashOn picks the consistent-hash key. Exactly one field.
+type HashOn struct {
+	Header   string `yaml:"header" doc:"Hash on this request header."`
+	Cookie   string `yaml:"cookie" doc:"Hash on this cookie."`
+	ClientIP bool   `yaml:"client_ip" doc:"Hash on the client IP."`
+}
+
+// HealthCheck is an active HTTP health check.
+type HealthCheck struct {
+	Path               string   `yaml:"path" default:"/" doc:"Path requested with GET."`
+	Host               string   `yaml:"host" doc:"Host header sent (default: the endpoint address)."`
+	Interval           Duration `yaml:"interval" default:"5s" doc:"Time between checks of one endpoint."`
+	Timeout            Duration `yaml:"timeout" default:"2s" doc:"Time a check may take."`
+	ExpectedStatuses   []string `yaml:"expected_statuses" default:"[200-399]" doc:"Statuses or ranges (200, 200-299) counted as healthy."`
+	HealthyThreshold   int      `yaml:"healthy_threshold" default:"2" doc:"Successes in a row that mark an endpoint healthy."`
+	UnhealthyThreshold int      `yaml:"unhealthy_threshold" default:"3" doc:"Failures in a row that mark an endpoint unhealthy."`
+}
+
+// OutlierDetection ejects endpoints that fail live traffic.
+type OutlierDetection struct {
+	Consecutive5xx             int      `yaml:"consecutive_5xx" default:"5" doc:"5xx responses in a row that eject an endpoint (0: off)."`
+	ConsecutiveConnectFailures int      `yaml:"consecutive_connect_failures" default:"3" doc:"Connect failures in a row that eject an endpoint (0: off)."`
+	BaseEjectionTime           Duration `yaml:"base_ejection_time" default:"30s" doc:"First ejection length; each repeat ejection doubles it."`
+	MaxEjectionTime            Duration `yaml:"max_ejection_time" default:"300s" doc:"Longest ejection."`
+	MaxEjectionPercent         int      `yaml:"max_ejection_percent" default:"50" doc:"Most endpoints (percent, at least one) ejected at once."`
+}
+
+// CircuitBreaker sheds load with 503 when a limit is reached.
+type CircuitBreaker struct {
+	MaxConnections int `yaml:"max_connections" default:"0" doc:"Upstream connections open at once (0: unlimited)."`
+	MaxPending     int `yaml:"max_pending" default:"0" doc:"Requests waiting for a connection at once (0: unlimited)."`
+	MaxRequests    int `yaml:"max_requests" default:"0" doc:"Requests in flight at once (0: unlimited)."`
+}
+
+// RetryBudget caps retries relative to live requests.
+type RetryBudget struct {
+	Percent        int `yaml:"percent" default:"20" doc:"Retries in flight allowed, as a percentage of requests in flight."`
+	MinConcurrency int `yaml:"min_retry_concurrency" default:"3" doc:"Retries in flight always allowed, whatever the percentage."`
+}
+
+// Sample configures the built-in sample backend.
+type Sample struct {
+	Enabled bool   `yaml:"enabled" default:"false" doc:"Start the built-in sample backend (for trying Bouncer; not for production)."`
+	Address string `yaml:"address" default:"127.0.0.1:8081" doc:"host:port the sample backend listens on; an upstream reaches it at that address."`
+}
+
+// Duration is a time.Duration written as "300ms", "5s" or "1m30s".
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Size is a byte count written as 1024, "64KiB", "1MiB" or "2GB".
+type Size int64
