@@ -92,14 +92,14 @@ type Route struct {
 // Match is a route's conditions. Exactly one of Path, Prefix, Template and
 // Regex may be set; none matches every path.
 type Match struct {
-	Hosts    []string      `yaml:"hosts" doc:"Host names: exact (api.example.com) or wildcard (*.example.com); default any."`
-	Path     string        `yaml:"path" doc:"Exact path."`
-	Prefix   string        `yaml:"prefix" doc:"Path prefix (string prefix, as in Envoy)."`
-	Template string        `yaml:"template" doc:"Path template: literal segments, {var} (one segment), ** (the rest, last only)."`
-	Regex    string        `yaml:"regex" doc:"RE2 regular expression the whole path must match."`
-	Methods  []string      `yaml:"methods" doc:"HTTP methods; default any."`
-	Headers  []ValueMatch  `yaml:"headers" doc:"Header conditions."`
-	Query    []ValueMatch  `yaml:"query" doc:"Query parameter conditions."`
+	Hosts    []string     `yaml:"hosts" doc:"Host names: exact (api.example.com) or wildcard (*.example.com); default any."`
+	Path     string       `yaml:"path" doc:"Exact path."`
+	Prefix   string       `yaml:"prefix" doc:"Path prefix (string prefix, as in Envoy)."`
+	Template string       `yaml:"template" doc:"Path template: literal segments, {var} (one segment), ** (the rest, last only)."`
+	Regex    string       `yaml:"regex" doc:"RE2 regular expression the whole path must match."`
+	Methods  []string     `yaml:"methods" doc:"HTTP methods; default any."`
+	Headers  []ValueMatch `yaml:"headers" doc:"Header conditions."`
+	Query    []ValueMatch `yaml:"query" doc:"Query parameter conditions."`
 }
 
 // ValueMatch tests one header or query parameter. With neither Value nor
