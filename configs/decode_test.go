@@ -1,0 +1,172 @@
+package configs
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+const goodBase = `
+listeners:
+  - name: web
+    address: 127.0.0.1:0
+routes:
+  - match: {prefix: /}
+    proxy: {upstream: app}
+upstreams:
+  app:
+    endpoints: [127.0.0.1:9001]
+`
+
+func TestParseGoodAppliesDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(goodBase), "good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Listeners[0]
+	if got := strings.Join(l.Protocols, ","); got != "http1,h2c" {
+		t.Errorf("protocols default = %q", got)
+	}
+	if l.Limits.MaxHeaderBytes != 64<<10 || l.Limits.IdleTimeout.D() != 120*time.Second {
+		t.Errorf("limits defaults = %+v", l.Limits)
+	}
+	if cfg.Admin.Address != "127.0.0.1:9901" {
+		t.Errorf("admin default = %q", cfg.Admin.Address)
+	}
+	u := cfg.Upstreams["app"]
+	if u.Endpoints[0].Weight != 1 || u.Balance != "round_robin" || u.Protocol != "http1" {
+		t.Errorf("upstream defaults = %+v", u)
+	}
+	if cfg.Routes[0].Proxy.Timeout.D() != 30*time.Second || cfg.Routes[0].Name != "route-0" {
+		t.Errorf("route defaults = %+v", cfg.Routes[0])
+	}
+	if cfg.Line("routes[0].proxy.upstream") != 7 {
+		t.Errorf("line of routes[0].proxy.upstream = %d, want 7", cfg.Line("routes[0].proxy.upstream"))
+	}
+}
+
+func TestParseSizesAndEndpointForms(t *testing.T) {
+	src := goodBase + `    balance: ring_hash
+    hash_on: {header: X-User}
+    endpoints:
+      - 127.0.0.1:9001
+      - {address: 127.0.0.1:9002, weight: 3}
+`
+	src = strings.Replace(src, "    endpoints: [127.0.0.1:9001]\n", "", 1)
+	src = strings.Replace(src, "address: 127.0.0.1:0\n", "address: 127.0.0.1:0\n    limits: {max_header_bytes: 1MiB}\n", 1)
+	cfg, err := Parse([]byte(src), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listeners[0].Limits.MaxHeaderBytes != 1<<20 {
+		t.Errorf("size = %d", cfg.Listeners[0].Limits.MaxHeaderBytes)
+	}
+	eps := cfg.Upstreams["app"].Endpoints
+	if len(eps) != 2 || eps[0].Weight != 1 || eps[1].Weight != 3 {
+		t.Errorf("endpoints = %+v", eps)
+	}
+}
+
+// TestBadConfigs is the table of invalid configs: each must fail with a
+// message naming the line and key path.
+func TestBadConfigs(t *testing.T) {
+	cases := []struct {
+		name, src, want string
+	}{
+		{"yaml syntax", "listeners: [\n", "bad.yaml:1: invalid YAML"},
+		{"unknown top key", "listners: []\n", `bad.yaml:1: listners: unknown key "listners" (did you mean "listeners"?)`},
+		{"unknown nested key", base(`    adress: 127.0.0.1:1`, ""), `listeners[0].adress: unknown key "adress" (did you mean "address"?)`},
+		{"wrong type list", "listeners: web\n", `bad.yaml:1: listeners: expected a list, got "web"`},
+		{"wrong type int", base("    limits: {max_concurrent_streams: lots}", ""), `listeners[0].limits.max_concurrent_streams: expected an integer, got "lots"`},
+		{"wrong type bool", "log: {access_log: maybe}\n" + goodBase, `log.access_log: expected true or false, got "maybe"`},
+		{"bad duration", base("    limits: {idle_timeout: 10}", ""), `listeners[0].limits.idle_timeout: bad duration "10"`},
+		{"negative duration", base("    limits: {idle_timeout: -1s}", ""), `duration "-1s" is negative`},
+		{"bad size", base("    limits: {max_header_bytes: 12parsecs}", ""), `bad size "12parsecs"`},
+		{"enum", "log: {format: xml}\n" + goodBase, `log.format: "xml" is not one of text, json`},
+		{"enum in list", base("    protocols: [http1, spdy]", ""), `listeners[0].protocols[1]: "spdy" is not one of http1, h2c, h2`},
+		{"missing required", "listeners:\n  - address: 127.0.0.1:0\n", `bad.yaml:2: listeners[0].name: missing required key`},
+		{"duplicate key", "log: {level: info, level: debug}\n" + goodBase, `log.level: duplicate key`},
+		{"no listeners", "routes: []\n", `listeners: at least one listener is needed`},
+		{"missing upstream", strings.Replace(goodBase, "upstream: app", "upstream: nope", 1), `bad.yaml:7: routes[0].proxy.upstream: no upstream named "nope"`},
+		{"missing listener ref", strings.Replace(goodBase, "  - match: {prefix: /}", "  - listeners: [other]\n    match: {prefix: /}", 1), `routes[0].listeners[0]: no listener named "other"`},
+		{"duplicate listener address", base("", "  - {name: b, address: \"127.0.0.1:0\"}\n  - {name: c, address: \":8080\"}\n  - {name: d, address: \"0.0.0.0:8080\"}\n"), `listeners[3].address: duplicate listener address "0.0.0.0:8080" (also listeners[2])`},
+		{"duplicate listener name", base("", "  - name: web\n    address: 127.0.0.1:0\n"), `listeners[1].name: duplicate listener name "web"`},
+		{"bad address", strings.Replace(goodBase, "127.0.0.1:0", "localhost", 1), `listeners[0].address: "localhost" is not host:port`},
+		{"h2 without tls", base("    protocols: [h2]", ""), `listeners[0].protocols[0]: h2 needs tls`},
+		{"missing cert", base("    protocols: [h2]\n    tls: {cert_file: /nonexistent.pem, key_file: /nonexistent.key}", ""), `listeners[0].tls: cannot load certificate`},
+		{"no action", strings.Replace(goodBase, "    proxy: {upstream: app}\n", "", 1), `routes[0]: a route needs exactly one of proxy, redirect, respond (has 0)`},
+		{"two actions", strings.Replace(goodBase, "    proxy: {upstream: app}\n", "    proxy: {upstream: app}\n    respond: {status: 200}\n", 1), `(has 2)`},
+		{"bad regex", strings.Replace(goodBase, "{prefix: /}", "{regex: \"/a(\"}", 1), `bad.yaml:6: routes[0].match.regex: bad regex: missing closing )`},
+		{"bad header regex", strings.Replace(goodBase, "{prefix: /}", "{headers: [{name: X, regex: \"[\"}]}", 1), `routes[0].match.headers[0].regex: bad regex`},
+		{"bad header name", strings.Replace(goodBase, "{prefix: /}", "{headers: [{name: \"X Y\"}]}", 1), `routes[0].match.headers[0].name: "X Y" is not a valid header name`},
+		{"bad redirect status", strings.Replace(goodBase, "proxy: {upstream: app}", "redirect: {scheme: https, status: 200}", 1), `routes[0].redirect.status: 200 is not a redirect status`},
+		{"bad respond status", strings.Replace(goodBase, "proxy: {upstream: app}", "respond: {status: 999}", 1), `routes[0].respond.status: 999 is not an HTTP status`},
+		{"rewrite two ways", strings.Replace(goodBase, "    proxy: {upstream: app}\n", "    proxy: {upstream: app}\n    rewrite: {strip_prefix: /a, path: /b}\n", 1), `routes[0].rewrite: set exactly one of strip_prefix, path, regex`},
+		{"per try longer than total", strings.Replace(goodBase, "proxy: {upstream: app}", "proxy: {upstream: app, timeout: 1s, per_try_timeout: 2s}", 1), `routes[0].proxy.per_try_timeout: is longer than timeout`},
+		{"retry_on enum", strings.Replace(goodBase, "proxy: {upstream: app}", "proxy: {upstream: app, retry: {retry_on: [500]}}", 1), `routes[0].proxy.retry.retry_on[0]: "500" is not one of`},
+		{"no endpoints", strings.Replace(goodBase, "[127.0.0.1:9001]", "[]", 1), `upstreams.app.endpoints: at least one endpoint is needed`},
+		{"bad weight", strings.Replace(goodBase, "[127.0.0.1:9001]", "[{address: 127.0.0.1:9001, weight: 0}]", 1), `upstreams.app.endpoints[0].weight: weight 0 is out of range 1..1000`},
+		{"bad balance", goodBase + "    balance: fastest\n", `upstreams.app.balance: "fastest" is not one of`},
+		{"hash_on without hashing", goodBase + "    hash_on: {header: X}\n", `upstreams.app.hash_on: hash_on is used only with balance ring_hash or maglev`},
+		{"bad health status", goodBase + "    health_check: {expected_statuses: [\"2xx\"]}\n", `upstreams.app.health_check.expected_statuses[0]: "2xx" is not a status`},
+		{"bad health path", goodBase + "    health_check: {path: healthz}\n", `upstreams.app.health_check.path: must start with /`},
+		{"h2 upstream without tls", goodBase + "    protocol: h2\n", `upstreams.app.protocol: h2 needs tls`},
+		{"bad trusted proxy", "server: {trusted_proxies: [10.0.0.0/33]}\n" + goodBase, `server.trusted_proxies[0]: "10.0.0.0/33" is neither a CIDR nor an IP address`},
+		{"outlier times", goodBase + "    outlier_detection: {base_ejection_time: 10s, max_ejection_time: 1s}\n", `upstreams.app.outlier_detection.max_ejection_time: must be at least base_ejection_time`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "bad.yaml")
+			if err == nil {
+				t.Fatalf("config accepted:\n%s", tc.src)
+			}
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("error is %T, want Errors", err)
+			}
+			for _, e := range es {
+				if e.Line == 0 && !strings.Contains(e.Path, "listeners") {
+					t.Errorf("error without a line: %v", e)
+				}
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error:\n%v\nwant it to contain:\n%s", err, tc.want)
+			}
+		})
+	}
+}
+
+// base builds a config whose first listener gets extra lines and which has
+// more listeners appended.
+func base(listenerExtra, moreListeners string) string {
+	s := goodBase
+	if listenerExtra != "" {
+		s = strings.Replace(s, "    address: 127.0.0.1:0\n", "    address: 127.0.0.1:0\n"+listenerExtra+"\n", 1)
+	}
+	if moreListeners != "" {
+		s = strings.Replace(s, "routes:\n", moreListeners+"routes:\n", 1)
+	}
+	return s
+}
+
+func TestAllErrorsReportedAtOnce(t *testing.T) {
+	src := "log: {level: loud}\nlisteners:\n  - {name: a, address: nope, bogus: 1}\nroutes:\n  - proxy: {upstream: x}\n"
+	_, err := Parse([]byte(src), "multi.yaml")
+	var es Errors
+	if !errors.As(err, &es) || len(es) < 3 {
+		t.Fatalf("want at least 3 errors, got %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]Size{"0": 0, "512B": 512, "64KiB": 65536, "1MB": 1e6, "2GiB": 2 << 30} {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if _, err := ParseSize("1TB"); err == nil {
+		t.Error("1TB accepted")
+	}
+}
