@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gopkg.in/yaml.v3"
+
+	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/l4/upstream"
+)
+
+// adminServer is the admin API. It listens on loopback by default and is
+// never part of the data path.
+type adminServer struct {
+	addr string
+	srv  *http.Server
+}
+
+func startAdmin(addr string, a *App) (*adminServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /config", a.handleConfig)
+	mux.HandleFunc("GET /upstreams", a.handleUpstreams)
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		a.mu.Lock()
+		st := a.status
+		a.mu.Unlock()
+		writeJSON(w, http.StatusOK, st)
+	})
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := a.Reload(); err != nil {
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"reloaded": false, "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"reloaded": true})
+	})
+	s := &adminServer{addr: ln.Addr().String(), srv: &http.Server{
+		Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
+	}}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("admin server stopped", "error", err.Error())
+		}
+	}()
+	return s, nil
+}
+
+func (s *adminServer) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+}
+
+// handleConfig shows the effective config (defaults filled in) as YAML,
+// with values of secret-looking keys redacted.
+func (a *App) handleConfig(w http.ResponseWriter, _ *http.Request) {
+	a.mu.Lock()
+	cfg := a.cur.cfg
+	a.mu.Unlock()
+	var doc yaml.Node
+	if err := doc.Encode(cfg); err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	redact(&doc)
+	out, _ := yaml.Marshal(&doc)
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write([]byte("# effective config of " + configName(cfg) + "\n"))
+	_, _ = w.Write(out)
+}
+
+func configName(cfg *configs.Config) string {
+	if cfg.File == "" {
+		return configs.DefaultName
+	}
+	return cfg.File
+}
+
+// redact blanks values whose key names a secret.
+func redact(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := strings.ToLower(n.Content[i].Value)
+			v := n.Content[i+1]
+			if v.Kind == yaml.ScalarNode && isSecretKey(k) && v.Value != "" {
+				v.Value, v.Tag, v.Style = "[redacted]", "!!str", 0
+			}
+		}
+	}
+	for _, c := range n.Content {
+		redact(c)
+	}
+}
+
+func isSecretKey(k string) bool {
+	for _, s := range []string{"password", "secret", "token", "private"} {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *App) handleUpstreams(w http.ResponseWriter, _ *http.Request) {
+	a.mu.Lock()
+	clusters := a.cur.clusters
+	a.mu.Unlock()
+	names := make([]string, 0, len(clusters))
+	for n := range clusters {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]upstream.ClusterStatus, 0, len(names))
+	for _, n := range names {
+		out = append(out, clusters[n].Status())
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"upstreams": out})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

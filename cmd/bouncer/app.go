@@ -1,0 +1,385 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/l4/upstream"
+	"github.com/bouncer-proxy/bouncer/l7"
+	"github.com/bouncer-proxy/bouncer/l7/proxy"
+)
+
+// App is one running gateway: the config lifecycle (load, build, swap,
+// retire) and everything that survives reloads (sockets, upstream state
+// and pools, metrics). Reload and Shutdown may be called from any
+// goroutine; they are serialized.
+type App struct {
+	mu      sync.Mutex
+	src     source
+	log     *slog.Logger
+	level   *slog.LevelVar
+	metrics *l7.Metrics
+	gw      *l7.Gateway
+	reg     *upstream.Registry
+	tr      *proxy.Transports
+	servers map[string]*runningServer // by listener name
+	admin   *adminServer
+	sample  *sampleBackend
+	cur     *generation
+	gen     uint64
+	status  reloadStatus
+	ready   atomic.Bool
+	errc    chan error // fatal serve errors
+}
+
+// source is where configs come from.
+type source struct {
+	path string // "" means the embedded default
+}
+
+func (s source) load() (*configs.Config, error) {
+	if s.path == "" {
+		return configs.Parse(configs.Default, configs.DefaultName)
+	}
+	return configs.Load(s.path)
+}
+
+func (s source) name() string {
+	if s.path == "" {
+		return configs.DefaultName
+	}
+	return s.path
+}
+
+type reloadStatus struct {
+	Generation uint64    `json:"generation"`
+	LoadedAt   time.Time `json:"loaded_at"`
+	Reloads    int       `json:"reloads"`
+	Failures   int       `json:"failures"`
+	LastError  string    `json:"last_error,omitempty"`
+	LastFailAt time.Time `json:"last_failure_at,omitzero"`
+}
+
+type runningServer struct {
+	srv  *l7.Server
+	key  string
+	done chan struct{}
+}
+
+// newApp prepares an App; Start serves the first config.
+func newApp(src source, log *slog.Logger, level *slog.LevelVar, access *slog.Logger) *App {
+	m := l7.NewMetrics()
+	a := &App{
+		src: src, log: log, level: level, metrics: m,
+		gw:      l7.NewGateway(m, access),
+		tr:      proxy.NewTransports(),
+		servers: map[string]*runningServer{},
+		errc:    make(chan error, 1),
+	}
+	a.reg = upstream.NewRegistry(upstream.Options{
+		Logger: log,
+		OnHealthChange: func(up, addr string, healthy bool) {
+			v := 0.0
+			if healthy {
+				v = 1
+			}
+			m.EndpointHealthy.WithLabelValues(up, addr).Set(v)
+			log.Info("endpoint health changed", "upstream", up, "endpoint", addr, "healthy", healthy)
+		},
+	})
+	return a
+}
+
+// Start loads, builds and serves the first config.
+func (a *App) Start(cfg *configs.Config) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.applyLogLevel(cfg)
+	if cfg.Sample.Enabled {
+		s, err := startSample(cfg.Sample.Address, a.log)
+		if err != nil {
+			return err
+		}
+		a.sample = s
+	}
+	if err := a.apply(cfg); err != nil {
+		return err
+	}
+	if cfg.Admin.Address != "off" {
+		ad, err := startAdmin(cfg.Admin.Address, a)
+		if err != nil {
+			return err
+		}
+		a.admin = ad
+	}
+	a.ready.Store(true)
+	return nil
+}
+
+// Reload reads the config again and swaps it in; on any error the current
+// config keeps serving and the error is returned, logged and counted.
+func (a *App) Reload() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cfg, err := a.src.load()
+	if err == nil {
+		err = a.apply(cfg)
+	}
+	if err != nil {
+		a.status.Failures++
+		a.status.LastError = err.Error()
+		a.status.LastFailAt = time.Now()
+		a.metrics.Reloads.WithLabelValues("failure").Inc()
+		a.log.Error("config reload failed; the previous config keeps serving", "config", a.src.name(), "error", err.Error())
+		return err
+	}
+	a.applyLogLevel(cfg)
+	a.status.Reloads++
+	a.status.LastError = ""
+	a.metrics.Reloads.WithLabelValues("success").Inc()
+	a.log.Info("config reloaded", "config", a.src.name(), "generation", a.gen)
+	return nil
+}
+
+// apply builds cfg, binds new listeners, swaps, then retires the old
+// generation. Called with a.mu held.
+func (a *App) apply(cfg *configs.Config) error {
+	g, err := build(cfg, a.reg, a.tr, a.metrics)
+	if err != nil {
+		return err
+	}
+	started, keep, err := a.bindListeners(cfg)
+	if err != nil {
+		return err
+	}
+	a.gen++
+	g.snap.Generation = a.gen
+	a.gw.Swap(g.snap)
+	a.reg.Activate(g.clusters)
+	names := map[string]bool{}
+	for n := range g.clusters {
+		names[n] = true
+	}
+	a.tr.Retain(names)
+	var retired []*runningServer
+	for name, rs := range a.servers {
+		if !keep[name] {
+			retired = append(retired, rs)
+			delete(a.servers, name)
+		}
+	}
+	for name, rs := range started {
+		a.servers[name] = rs
+		go a.serve(rs)
+	}
+	a.retire(retired, cfg.Server.ShutdownTimeout.D())
+	a.cur = g
+	a.status.Generation, a.status.LoadedAt = a.gen, time.Now()
+	a.metrics.ConfigGeneration.Set(float64(a.gen))
+	return nil
+}
+
+// bindListeners opens sockets for new or changed listeners. Unchanged
+// ones are kept (keep[name]). Sockets use SO_REUSEPORT so a changed
+// listener can bind its address while the old socket still accepts. On
+// error every socket opened here is closed again.
+func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map[string]bool, error) {
+	started := map[string]*runningServer{}
+	keep := map[string]bool{}
+	for _, lc := range cfg.Listeners {
+		key, err := listenerKey(lc)
+		if err != nil {
+			closeAll(started)
+			return nil, nil, cfg.Errorf("listeners", "listener %s: %v", lc.Name, err)
+		}
+		if rs, ok := a.servers[lc.Name]; ok && rs.key == key {
+			keep[lc.Name] = true
+			continue
+		}
+		ln, err := listen(lc.Address)
+		if err != nil {
+			closeAll(started)
+			return nil, nil, fmt.Errorf("listener %s: %w", lc.Name, err)
+		}
+		srv, err := l7.NewServer(ln, lc, a.gw.Handler(lc.Name), a.metrics, a.log)
+		if err != nil {
+			_ = ln.Close()
+			closeAll(started)
+			return nil, nil, err
+		}
+		started[lc.Name] = &runningServer{srv: srv, key: key, done: make(chan struct{})}
+	}
+	return started, keep, nil
+}
+
+func closeAll(m map[string]*runningServer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, rs := range m {
+		_ = rs.srv.Shutdown(ctx)
+	}
+}
+
+// listenerKey fingerprints what requires a new socket or server when it
+// changes: the listener settings and its certificate files' contents.
+func listenerKey(lc configs.Listener) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s|%v|%+v", lc.Address, lc.Protocols, lc.Limits)
+	if lc.TLS != nil {
+		for _, f := range []string{lc.TLS.CertFile, lc.TLS.KeyFile} {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return "", err
+			}
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func listen(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	return lc.Listen(context.Background(), "tcp", addr)
+}
+
+func (a *App) serve(rs *runningServer) {
+	defer close(rs.done)
+	if err := rs.srv.Serve(); err != nil {
+		a.log.Error("listener stopped", "listener", rs.srv.Name, "error", err.Error())
+		select {
+		case a.errc <- fmt.Errorf("listener %s: %w", rs.srv.Name, err):
+		default:
+		}
+	}
+}
+
+// retire drains servers of listeners that are gone or changed, in the
+// background: their in-flight requests finish on their connections.
+func (a *App) retire(rss []*runningServer, timeout time.Duration) {
+	for _, rs := range rss {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			_ = rs.srv.Shutdown(ctx)
+			<-rs.done
+		}()
+	}
+}
+
+func (a *App) applyLogLevel(cfg *configs.Config) {
+	if a.level == nil {
+		return
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(cfg.Log.Level)); err == nil {
+		a.level.Set(l)
+	}
+}
+
+// Shutdown drains: stop accepting everywhere, let in-flight requests end
+// until ctx is done, then close what remains.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ready.Store(false)
+	var wg sync.WaitGroup
+	errs := make([]error, 0, len(a.servers))
+	var emu sync.Mutex
+	for _, rs := range a.servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := rs.srv.Shutdown(ctx)
+			<-rs.done
+			emu.Lock()
+			errs = append(errs, err)
+			emu.Unlock()
+		}()
+	}
+	wg.Wait()
+	a.servers = map[string]*runningServer{}
+	a.reg.Close()
+	a.tr.CloseIdle()
+	if a.sample != nil {
+		a.sample.Close()
+	}
+	if a.admin != nil {
+		a.admin.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Addrs lists the bound listener addresses by name (for tests and the banner).
+func (a *App) Addrs() map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := map[string]string{}
+	for name, rs := range a.servers {
+		m[name] = rs.srv.Addr().String()
+	}
+	return m
+}
+
+// banner prints what is served and how to try it.
+func (a *App) banner(w io.Writer) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	fmt.Fprintf(w, "bouncer %s serving %s\n", version, a.src.name())
+	names := make([]string, 0, len(a.servers))
+	for n := range a.servers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var first string
+	for _, n := range names {
+		s := a.servers[n]
+		lc := s.srv.Config()
+		scheme := "http"
+		if lc.TLS != nil {
+			scheme = "https"
+		}
+		url := scheme + "://" + s.srv.Addr().String()
+		if first == "" {
+			first = url
+		}
+		fmt.Fprintf(w, "  listener %-10s %s  %v\n", n, url, lc.Protocols)
+	}
+	if a.admin != nil {
+		fmt.Fprintf(w, "  admin               http://%s  (/healthz /readyz /metrics /config /upstreams)\n", a.admin.addr)
+	}
+	if a.sample != nil {
+		fmt.Fprintf(w, "  sample backend      http://%s  (built-in sample service, for trying Bouncer only)\n", a.sample.addr)
+	}
+	if first != "" {
+		fmt.Fprintln(w, "Try:")
+		if a.sample != nil {
+			fmt.Fprintf(w, "  curl -i %s/sample/hello\n  curl -N %s/sample/sse\n", first, first)
+		} else {
+			fmt.Fprintf(w, "  curl -i %s/\n", first)
+		}
+		if a.admin != nil {
+			fmt.Fprintf(w, "  curl http://%s/upstreams\n", a.admin.addr)
+		}
+	}
+}

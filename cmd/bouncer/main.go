@@ -1,0 +1,299 @@
+// Command bouncer is the Bouncer edge proxy and API gateway.
+//
+// Usage:
+//
+//	bouncer [run] [-config FILE]   serve (the embedded default config without -config)
+//	bouncer validate FILE          check a config; exit 0 when valid, 1 when not
+//	bouncer routes FILE            print the compiled route table in precedence order
+//	bouncer version                print the version
+//
+// Exit codes: 0 success; 1 invalid config or a failure while serving;
+// 2 bad command line.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/l4/upstream"
+	"github.com/bouncer-proxy/bouncer/l7/proxy"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return cmdRun(args, stdout, stderr)
+	case "validate":
+		return cmdValidate(args, stdout, stderr)
+	case "routes":
+		return cmdRoutes(args, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "bouncer %s\n", version)
+		return exitOK
+	case "help", "-h", "--help":
+		usage(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "bouncer: unknown command %q\n\n", cmd)
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Bouncer: an edge proxy and API gateway.
+
+Usage:
+  bouncer [run] [-config FILE]   serve; with no -config, the embedded default config
+  bouncer validate FILE          check a config: every problem with file:line and key path
+  bouncer routes FILE            print the compiled route table in precedence order
+  bouncer version                print the version
+
+Run 'bouncer COMMAND -h' for a command's flags.
+Exit codes: 0 success, 1 invalid config or serving failure, 2 bad command line.
+`)
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config `file` (default: the embedded default config)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: bouncer run [-config FILE]\n\nServe until SIGTERM or SIGINT (drain, then exit 0). SIGHUP or a change of FILE reloads it.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bouncer run: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	src := source{path: *path}
+	cfg, err := src.load()
+	if err != nil {
+		fmt.Fprintf(stderr, "bouncer: invalid config:\n%v\n", err)
+		return exitFailure
+	}
+	level := new(slog.LevelVar)
+	log, access := newLoggers(cfg, level, stdout, stderr)
+	app := newApp(src, log, level, access)
+	if err := app.Start(cfg); err != nil {
+		fmt.Fprintf(stderr, "bouncer: %v\n", err)
+		_ = app.Shutdown(context.Background())
+		return exitFailure
+	}
+	app.banner(stderr)
+	return serveUntilSignal(app, src, log)
+}
+
+// serveUntilSignal reloads on SIGHUP and file changes and drains on
+// SIGTERM/SIGINT; a second SIGTERM/SIGINT during the drain exits at once.
+func serveUntilSignal(app *App, src source, log *slog.Logger) int {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	changes, stopWatch := watchFile(src.path, log)
+	defer stopWatch()
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				_ = app.Reload()
+				continue
+			}
+			log.Info("draining", "signal", sig.String())
+			return drain(app, sigs, log)
+		case <-changes:
+			_ = app.Reload()
+		case err := <-app.errc:
+			log.Error("fatal", "error", err.Error())
+			_ = app.Shutdown(context.Background())
+			return exitFailure
+		}
+	}
+}
+
+func drain(app *App, sigs <-chan os.Signal, log *slog.Logger) int {
+	app.mu.Lock()
+	timeout := app.cur.cfg.Server.ShutdownTimeout.D()
+	app.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- app.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Warn("drain deadline passed; remaining connections were closed", "error", err.Error())
+		}
+		log.Info("stopped")
+		return exitOK
+	case <-sigs:
+		log.Warn("second signal: exiting without waiting")
+		return exitFailure
+	}
+}
+
+// watchFile reports changes of path (debounced: editors write in several
+// steps). It watches the directory so that atomic renames are seen.
+func watchFile(path string, log *slog.Logger) (<-chan struct{}, func()) {
+	out := make(chan struct{}, 1)
+	if path == "" {
+		return out, func() {}
+	}
+	w, err := fsnotify.NewWatcher()
+	if err == nil {
+		err = w.Add(filepath.Dir(path))
+	}
+	if err != nil {
+		log.Warn("config file changes will not be watched; use SIGHUP", "error", err.Error())
+		return out, func() {}
+	}
+	abs, _ := filepath.Abs(path)
+	stop := make(chan struct{})
+	go func() {
+		var debounce <-chan time.Time
+		for {
+			select {
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if p, _ := filepath.Abs(ev.Name); p == abs && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
+					debounce = time.After(150 * time.Millisecond)
+				}
+			case <-debounce:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			case <-w.Errors:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return out, func() { close(stop); _ = w.Close() }
+}
+
+func newLoggers(cfg *configs.Config, level *slog.LevelVar, stdout, stderr io.Writer) (*slog.Logger, *slog.Logger) {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(cfg.Log.Level))
+	level.Set(l)
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, opts)), slog.New(slog.NewJSONHandler(stdout, nil))
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts)), slog.New(slog.NewTextHandler(stdout, nil))
+}
+
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
+}
+
+// loadAndBuild is validate's and routes' shared step: decode, validate,
+// and compile everything that a run would, without binding sockets.
+func loadAndBuild(name string, args []string, stderr io.Writer) (*generation, int) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: bouncer %s FILE\n", name)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, flagExit(err)
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return nil, exitUsage
+	}
+	cfg, err := configs.Load(fs.Arg(0))
+	if err == nil {
+		reg := upstream.NewRegistry(upstream.Options{Logger: slog.New(slog.DiscardHandler)})
+		defer reg.Close()
+		var g *generation
+		g, err = build(cfg, reg, proxy.NewTransports(), nil)
+		if err == nil {
+			return g, exitOK
+		}
+	}
+	fmt.Fprintln(stderr, err)
+	return nil, exitFailure
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	g, code := loadAndBuild("validate", args, stderr)
+	if g == nil {
+		return code
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d listeners, %d routes, %d upstreams)\n", g.cfg.File, len(g.cfg.Listeners), len(g.cfg.Routes), len(g.cfg.Upstreams))
+	return exitOK
+}
+
+func cmdRoutes(args []string, stdout, stderr io.Writer) int {
+	g, code := loadAndBuild("routes", args, stderr)
+	if g == nil {
+		return code
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, l := range g.cfg.Listeners {
+		fmt.Fprintf(tw, "listener %s (%s)\n", l.Name, l.Address)
+		fmt.Fprintln(tw, "  #\tROUTE\tHOSTS\tPATH\tMETHODS\tCONDITIONS\tACTION")
+		for i, row := range g.snap.Tables[l.Name].Rows() {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, row.Name, dash(row.Hosts), dash(row.Path), dash(row.Methods), dash(row.Conditions), action(g.cfg.Routes[row.Index]))
+		}
+		fmt.Fprintln(tw)
+	}
+	_ = tw.Flush()
+	return exitOK
+}
+
+func action(r configs.Route) string {
+	switch {
+	case r.Proxy != nil:
+		return "proxy → " + r.Proxy.Upstream
+	case r.Redirect != nil:
+		return fmt.Sprintf("redirect %d", r.Redirect.Status)
+	default:
+		return fmt.Sprintf("respond %d", r.Respond.Status)
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "*"
+	}
+	return s
+}

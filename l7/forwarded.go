@@ -1,0 +1,122 @@
+package l7
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Trusted is the set of proxies whose forwarding headers are believed.
+// The zero value trusts nobody, which is the safe default.
+type Trusted struct {
+	prefixes []netip.Prefix
+}
+
+// NewTrusted makes a Trusted from parsed prefixes.
+func NewTrusted(prefixes []netip.Prefix) *Trusted { return &Trusted{prefixes: prefixes} }
+
+// Contains reports whether a is a trusted proxy.
+func (t *Trusted) Contains(a netip.Addr) bool {
+	if t == nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range t.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// PeerAddr parses the IP of r.RemoteAddr.
+func PeerAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err == nil {
+		return ap.Addr().Unmap()
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	a, _ := netip.ParseAddr(host)
+	return a.Unmap()
+}
+
+// ClientAddr finds the original client: the peer itself unless the peer is
+// trusted, in which case X-Forwarded-For is walked from the right, skipping
+// trusted hops, and the first untrusted address is the client.
+func (t *Trusted) ClientAddr(r *http.Request, peer netip.Addr) netip.Addr {
+	if !t.Contains(peer) {
+		return peer
+	}
+	client := peer
+	values := r.Header.Values("X-Forwarded-For")
+	for i := len(values) - 1; i >= 0; i-- {
+		parts := strings.Split(values[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return client
+			}
+			client = a.Unmap()
+			if !t.Contains(client) {
+				return client
+			}
+		}
+	}
+	return client
+}
+
+// SetForwarded writes X-Forwarded-For, -Proto, -Host and Forwarded (RFC
+// 7239) on out, the header sent upstream. Values that the client sent are
+// kept and extended only when the peer is trusted; otherwise they are
+// replaced, so a client cannot forge its address.
+func (t *Trusted) SetForwarded(out http.Header, r *http.Request, peer netip.Addr) {
+	trusted := t.Contains(peer)
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	peerS := peer.String()
+	if trusted {
+		if prior := strings.Join(out.Values("X-Forwarded-For"), ", "); prior != "" {
+			out.Set("X-Forwarded-For", prior+", "+peerS)
+		} else {
+			out.Set("X-Forwarded-For", peerS)
+		}
+		if out.Get("X-Forwarded-Proto") == "" {
+			out.Set("X-Forwarded-Proto", proto)
+		}
+		if out.Get("X-Forwarded-Host") == "" {
+			out.Set("X-Forwarded-Host", r.Host)
+		}
+	} else {
+		out.Set("X-Forwarded-For", peerS)
+		out.Set("X-Forwarded-Proto", proto)
+		out.Set("X-Forwarded-Host", r.Host)
+	}
+	elem := "for=" + forwardedNode(peer) + ";host=" + quoteIfNeeded(r.Host) + ";proto=" + proto
+	if prior := strings.Join(out.Values("Forwarded"), ", "); trusted && prior != "" {
+		out.Set("Forwarded", prior+", "+elem)
+	} else {
+		out.Set("Forwarded", elem)
+	}
+}
+
+// forwardedNode formats an address as an RFC 7239 node: IPv6 is bracketed
+// and quoted (section 6).
+func forwardedNode(a netip.Addr) string {
+	if a.Is6() {
+		return `"[` + a.String() + `]"`
+	}
+	return a.String()
+}
+
+func quoteIfNeeded(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || c == '.' || c == '_' || c == '~' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+		}
+	}
+	return s
+}

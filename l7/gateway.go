@@ -1,0 +1,193 @@
+package l7
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bouncer-proxy/bouncer/l7/route"
+)
+
+// Gateway is the HTTP handler of every listener: it loads the current
+// Snapshot once per request, normalizes the path, matches a route and runs
+// it, then writes the access log and metrics.
+type Gateway struct {
+	snap    atomic.Pointer[Snapshot]
+	ids     *requestIDs
+	metrics *Metrics
+	log     *slog.Logger // access log
+}
+
+// NewGateway makes a Gateway; Swap must be called before it serves.
+func NewGateway(metrics *Metrics, accessLog *slog.Logger) *Gateway {
+	return &Gateway{ids: newRequestIDs(), metrics: metrics, log: accessLog}
+}
+
+// Swap installs a new generation and returns the previous one.
+func (g *Gateway) Swap(s *Snapshot) *Snapshot { return g.snap.Swap(s) }
+
+// Snapshot returns the generation being served.
+func (g *Gateway) Snapshot() *Snapshot { return g.snap.Load() }
+
+// Handler returns the handler for the listener named name.
+func (g *Gateway) Handler(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.serve(name, w, r) })
+}
+
+// exchange is the per-request state, pooled to keep the hot path lean.
+type exchange struct {
+	rec  recorder
+	info Info
+}
+
+var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
+
+func (g *Gateway) serve(listener string, w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	s := g.snap.Load()
+	x := exchangePool.Get().(*exchange)
+	x.rec = recorder{ResponseWriter: w}
+	x.info = Info{}
+	defer exchangePool.Put(x)
+	info := &x.info
+	r = r.WithContext(WithInfo(r.Context(), info))
+	if r.TLS == nil {
+		if st, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok {
+			r.TLS = st
+		}
+	}
+
+	info.RequestID = r.Header.Get(s.RequestIDHeader)
+	if !validRequestID(info.RequestID) {
+		info.RequestID = g.ids.next()
+		r.Header.Set(s.RequestIDHeader, info.RequestID)
+	}
+	w.Header().Set(s.RequestIDHeader, info.RequestID)
+	info.ClientIP = s.Trusted.ClientAddr(r, PeerAddr(r)).String()
+
+	g.route(s, listener, &x.rec, r)
+	if s.AccessLog || g.metrics != nil {
+		g.record(s, listener, r, &x.rec, info, time.Since(start))
+	}
+}
+
+// route matches and runs the route for r.
+func (g *Gateway) route(s *Snapshot, listener string, w *recorder, r *http.Request) {
+	info := InfoFrom(r.Context())
+	path, err := route.NormalizePath(r.URL.EscapedPath())
+	if err != nil {
+		WriteError(w, r, Wrap(err, http.StatusBadRequest, CodeBadRequest, "bad request path"))
+		return
+	}
+	if path != r.URL.EscapedPath() {
+		setEscapedPath(r.URL, path)
+	}
+	table := s.Tables[listener]
+	if table == nil {
+		WriteError(w, r, Errorf(http.StatusNotFound, CodeNotFound, "no route for %s %s", r.Method, path))
+		return
+	}
+	rt, ok := table.Match(r.Host, path, r.Method, r.Header, r.URL.RawQuery)
+	if !ok {
+		WriteError(w, r, Errorf(http.StatusNotFound, CodeNotFound, "no route for %s %s", r.Method, path))
+		return
+	}
+	info.Route = rt.Name
+	if s.MaxBodyBytes > 0 {
+		if r.ContentLength > s.MaxBodyBytes {
+			WriteError(w, r, Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body is larger than %d bytes", s.MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+	}
+	if rt.Rewrite != nil {
+		rt.Rewrite.Apply(r)
+	}
+	if rt.ReqHdr != nil {
+		rt.ReqHdr.Apply(r.Header)
+	}
+	w.respHdr = rt.RespHdr
+	rt.Terminal.ServeHTTP(w, r)
+}
+
+func (g *Gateway) record(s *Snapshot, listener string, r *http.Request, rec *recorder, info *Info, d time.Duration) {
+	status := rec.status
+	if status == 0 && info.Status != 0 {
+		status = info.Status
+	}
+	if status == 0 {
+		status = 499 // the client went away before a response (nginx's convention)
+		if r.Context().Err() == nil {
+			status = http.StatusOK
+		}
+	}
+	routeName := info.Route
+	if routeName == "" {
+		routeName = "-"
+	}
+	g.metrics.ObserveRequest(listener, routeName, r.Method, status, d)
+	if !s.AccessLog || g.log == nil {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", info.RequestID),
+		slog.String("listener", listener),
+		slog.String("client", info.ClientIP),
+		slog.String("method", r.Method),
+		slog.String("host", r.Host),
+		slog.String("path", r.RequestURI),
+		slog.String("proto", r.Proto),
+		slog.Int("status", status),
+		slog.Int64("bytes_in", max(r.ContentLength, 0)),
+		slog.Int64("bytes_out", rec.bytes),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		slog.String("route", routeName),
+	}
+	if info.Upstream != "" {
+		attrs = append(attrs, slog.String("upstream", info.Upstream), slog.String("endpoint", info.Endpoint), slog.Int("tries", info.Tries))
+	}
+	if info.Err != nil {
+		attrs = append(attrs, slog.String("error", info.Err.Error()))
+	}
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// recorder notes status and bytes for logs and metrics and applies the
+// route's response header changes just before the head is written.
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	bytes   int64
+	respHdr *HeaderOps
+}
+
+func (rw *recorder) WriteHeader(code int) {
+	if rw.status == 0 || code < 200 && rw.status < 200 {
+		if code >= 200 || code == http.StatusSwitchingProtocols {
+			rw.status = code
+			if rw.respHdr != nil {
+				rw.respHdr.Apply(rw.ResponseWriter.Header())
+			}
+		}
+		rw.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (rw *recorder) Write(b []byte) (int, error) {
+	if rw.status == 0 {
+		rw.WriteHeader(http.StatusOK)
+	}
+	n, err := rw.ResponseWriter.Write(b)
+	rw.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush, Hijack and deadlines.
+func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
+
+// Flush forwards to the underlying writer, for code that type-asserts.
+func (rw *recorder) Flush() { _ = http.NewResponseController(rw.ResponseWriter).Flush() }

@@ -1,0 +1,218 @@
+// Package proxy is the terminal reverse proxy: it picks an endpoint of an
+// upstream, forwards the request over a pooled transport, retries within
+// the route's policy and budget, and streams the response back.
+package proxy
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/l4/upstream"
+	"github.com/bouncer-proxy/bouncer/l7"
+)
+
+// Options configures one Proxy; all fields are fixed at config load.
+type Options struct {
+	Cluster   *upstream.Cluster
+	Transport http.RoundTripper
+	Scheme    string // "http" or "https", from Transports.Get
+	Action    configs.ProxyAction
+	Trusted   *l7.Trusted
+	Metrics   *l7.Metrics // nil: none
+	Logger    *slog.Logger
+}
+
+// Proxy forwards requests of one route to one upstream. It is immutable
+// and safe for concurrent use; build a new one on reload.
+type Proxy struct {
+	o       Options
+	name    string
+	retry   retryPolicy
+	hashOn  *configs.HashOn
+	timeout time.Duration
+	perTry  time.Duration
+}
+
+var _ http.Handler = (*Proxy)(nil)
+
+// New builds a Proxy.
+func New(o Options) *Proxy {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	cfg := o.Cluster.Config()
+	return &Proxy{
+		o:       o,
+		name:    o.Cluster.Name(),
+		retry:   newRetryPolicy(o.Action.Retry),
+		hashOn:  cfg.HashOn,
+		timeout: o.Action.Timeout.D(),
+		perTry:  o.Action.PerTryTimeout.D(),
+	}
+}
+
+// ServeHTTP forwards r. It blocks until the response has been streamed to
+// the client or the client has gone away (which cancels the upstream call).
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	info := l7.InfoFrom(r.Context())
+	if info != nil {
+		info.Upstream = p.name
+	}
+	release, ok := p.o.Cluster.AcquireRequest()
+	if !ok {
+		l7.WriteError(w, r, l7.Errorf(http.StatusServiceUnavailable, l7.CodeUnavailable, "upstream %s is overloaded (circuit open)", p.name))
+		return
+	}
+	defer release()
+
+	out, body := p.outgoing(r)
+	hash, hasHash := p.hashKey(r)
+	var deadline time.Time
+	if p.timeout > 0 {
+		deadline = time.Now().Add(p.timeout)
+	}
+	var tried []*upstream.Endpoint
+	for attempt := 0; ; attempt++ {
+		ep, err := p.o.Cluster.Pick(hash, hasHash, tried)
+		if err != nil {
+			l7.WriteError(w, r, l7.Wrap(err, http.StatusServiceUnavailable, l7.CodeUnavailable, "no healthy endpoint in upstream "+p.name))
+			return
+		}
+		tried = append(tried, ep)
+		if info != nil {
+			info.Endpoint, info.Tries = ep.Address(), attempt+1
+		}
+		t := p.try(r, out, ep, deadline)
+		if t.retryable(p.retry, r.Method) && attempt < p.retry.attempts && !body.started() && !deadlineNear(deadline) {
+			if rel, ok := p.o.Cluster.AcquireRetry(); ok {
+				t.discard()
+				if !sleepCtx(r.Context(), p.retry.backoff(attempt)) {
+					rel()
+					return
+				}
+				rel()
+				continue
+			}
+		}
+		p.finish(w, r, t)
+		return
+	}
+}
+
+// outgoing prepares the request sent upstream (its URL host is set per try).
+func (p *Proxy) outgoing(r *http.Request) (*http.Request, *trackedBody) {
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.URL.Scheme = p.o.Scheme
+	out.Close = false
+	reqUpgrade := upgradeType(r.Header)
+	removeHopHeaders(out.Header)
+	if reqUpgrade != "" {
+		out.Header.Set("Connection", "Upgrade")
+		out.Header.Set("Upgrade", reqUpgrade)
+	}
+	// "trailers" in TE is the one TE value that must pass (RFC 9110 10.1.4),
+	// gRPC needs it.
+	if httpTEHasTrailers(r.Header) {
+		out.Header.Set("Te", "trailers")
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = nil // keep Go from adding its own
+	}
+	p.o.Trusted.SetForwarded(out.Header, r, l7.PeerAddr(r))
+	tb := &trackedBody{}
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		tb.rc = r.Body
+		out.Body = tb
+	} else {
+		out.Body = nil
+		tb.rc = nil
+	}
+	return out, tb
+}
+
+func httpTEHasTrailers(h http.Header) bool {
+	for _, v := range h["Te"] {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), "trailers") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hashKey computes the consistent-hash key for ring_hash and maglev.
+func (p *Proxy) hashKey(r *http.Request) (uint64, bool) {
+	h := p.hashOn
+	switch {
+	case h == nil:
+		cfg := p.o.Cluster.Config()
+		if cfg.Balance != "ring_hash" && cfg.Balance != "maglev" {
+			return 0, false
+		}
+		return upstream.HashKey(p.clientIP(r)), true
+	case h.Header != "":
+		return upstream.HashKey(r.Header.Get(h.Header)), true
+	case h.Cookie != "":
+		if c, err := r.Cookie(h.Cookie); err == nil {
+			return upstream.HashKey(c.Value), true
+		}
+		return upstream.HashKey(p.clientIP(r)), true
+	default:
+		return upstream.HashKey(p.clientIP(r)), true
+	}
+}
+
+func (p *Proxy) clientIP(r *http.Request) string {
+	if info := l7.InfoFrom(r.Context()); info != nil && info.ClientIP != "" {
+		return info.ClientIP
+	}
+	return p.o.Trusted.ClientAddr(r, l7.PeerAddr(r)).String()
+}
+
+// deadlineNear reports whether less than a millisecond of the total budget is left.
+func deadlineNear(d time.Time) bool {
+	return !d.IsZero() && time.Until(d) < time.Millisecond
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// trackedBody wraps the client's request body so a retry can tell whether
+// any of it was already sent (then it cannot be replayed).
+type trackedBody struct {
+	rc   io.ReadCloser
+	read atomic.Bool // set by the transport's writer goroutine
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	if b.rc == nil {
+		return 0, io.EOF
+	}
+	b.read.Store(true)
+	return b.rc.Read(p)
+}
+
+// Close is a no-op: the server owns the client body; the transport closing
+// it after a failed try must not end a body we may still send on a retry.
+func (b *trackedBody) Close() error { return nil }
+
+func (b *trackedBody) started() bool { return b.read.Load() }

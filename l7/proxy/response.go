@@ -1,0 +1,160 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bouncer-proxy/bouncer/l7"
+)
+
+// bufPool holds copy buffers so streaming a body does not allocate.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// finish writes t's outcome to the client: the error, the switched
+// protocol, or the streamed response with its trailers.
+func (p *Proxy) finish(w http.ResponseWriter, r *http.Request, t *tryResult) {
+	defer t.cancel()
+	if t.res == nil {
+		p.observe(t, 0)
+		if t.fail != failCanceled {
+			l7.WriteError(w, r, p.asError(t))
+		}
+		return
+	}
+	res := t.res
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		p.switchProtocols(w, r, t)
+		return
+	}
+	removeHopHeaders(res.Header)
+	h := w.Header()
+	copyHeader(h, res.Header)
+	announced := len(res.Trailer)
+	if announced > 0 {
+		keys := make([]string, 0, announced)
+		for k := range res.Trailer {
+			keys = append(keys, k)
+		}
+		h.Add("Trailer", strings.Join(keys, ", "))
+	}
+	w.WriteHeader(res.StatusCode)
+	err := copyBody(w, res.Body, flushEach(res))
+	if len(res.Trailer) > 0 {
+		for k, vv := range res.Trailer {
+			if len(res.Trailer) != announced {
+				k = http.TrailerPrefix + k
+			}
+			h[k] = append(h[k], vv...)
+		}
+	}
+	t.report(res.StatusCode)
+	p.observe(t, res.StatusCode)
+	if errors.Is(err, errUpstreamRead) && r.Context().Err() == nil {
+		// The upstream broke mid-body: abort the client's response rather
+		// than let a truncated body look complete.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (p *Proxy) observe(t *tryResult, status int) {
+	p.o.Metrics.ObserveUpstream(p.name, status, time.Since(t.start))
+}
+
+// flushEach reports whether every chunk should be flushed at once:
+// streams of unknown length and server-sent events must not wait in buffers.
+func flushEach(res *http.Response) bool {
+	if res.ContentLength == -1 {
+		return true
+	}
+	ct, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+	return ct == "text/event-stream"
+}
+
+var errUpstreamRead = errors.New("upstream body read failed")
+
+// copyBody streams src to w, flushing each chunk when flush is set.
+func copyBody(w http.ResponseWriter, src io.Reader, flush bool) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	rc := http.NewResponseController(w)
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if flush {
+				if err := rc.Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return errUpstreamRead
+		}
+	}
+}
+
+// switchProtocols completes an Upgrade (WebSocket and the like): the
+// client's connection is taken over and bytes are copied both ways until
+// either side closes.
+func (p *Proxy) switchProtocols(w http.ResponseWriter, r *http.Request, t *tryResult) {
+	res := t.res
+	reqType, resType := upgradeType(r.Header), upgradeType(res.Header)
+	back, ok := res.Body.(io.ReadWriteCloser)
+	if !strings.EqualFold(reqType, resType) || !ok {
+		t.fail = failReset
+		t.report(0)
+		p.observe(t, 0)
+		l7.WriteError(w, r, l7.Errorf(http.StatusBadGateway, l7.CodeBadGateway, "upstream %s switched protocols badly", p.name))
+		return
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		t.report(0)
+		p.observe(t, 0)
+		l7.WriteError(w, r, l7.Errorf(http.StatusBadRequest, l7.CodeBadRequest, "protocol upgrade is not possible on this connection"))
+		return
+	}
+	defer conn.Close()
+	removeHopHeaders(res.Header)
+	res.Header.Set("Connection", "Upgrade")
+	res.Header.Set("Upgrade", resType)
+	res.Body = nil
+	if info := l7.InfoFrom(r.Context()); info != nil {
+		info.Status = res.StatusCode
+	}
+	t.report(res.StatusCode)
+	p.observe(t, res.StatusCode)
+	if err := res.Write(brw); err != nil {
+		return
+	}
+	if err := brw.Flush(); err != nil {
+		return
+	}
+	done := make(chan struct{}, 2)
+	go func() {
+		if n := brw.Reader.Buffered(); n > 0 {
+			pending, _ := brw.Reader.Peek(n)
+			_, _ = back.Write(pending)
+		}
+		_, _ = io.Copy(back, conn)
+		done <- struct{}{}
+	}()
+	go func() { _, _ = io.Copy(conn, back); done <- struct{}{} }()
+	select {
+	case <-done:
+	case <-r.Context().Done():
+	}
+	_ = back.Close()
+}

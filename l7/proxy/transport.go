@@ -1,0 +1,220 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/bouncer-proxy/bouncer/configs"
+)
+
+// errCircuitOpen is returned by the dialer when an upstream's
+// max_connections is reached; the proxy answers 503 without counting it
+// against the endpoint.
+var errCircuitOpen = errors.New("upstream connection limit reached")
+
+// ConnGate limits upstream connections; upstream.Cluster implements it.
+type ConnGate interface {
+	AcquireConn() (release func(), ok bool)
+}
+
+// Transports keeps one pooled RoundTripper per upstream across reloads, so
+// that keep-alive connections survive a config change that does not touch
+// the upstream's transport settings. Safe for concurrent use.
+type Transports struct {
+	mu sync.Mutex
+	m  map[string]*transportEntry
+}
+
+type transportEntry struct {
+	key  string // settings fingerprint
+	gate *gateRef
+	rt   http.RoundTripper
+}
+
+// gateRef lets a reused transport's dialer see the newest cluster's limits.
+type gateRef struct {
+	mu   sync.RWMutex
+	gate ConnGate
+}
+
+func (g *gateRef) get() ConnGate {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.gate
+}
+
+// NewTransports makes an empty set.
+func NewTransports() *Transports { return &Transports{m: map[string]*transportEntry{}} }
+
+// Get returns the transport for upstream name with cfg, reusing the
+// current one when its settings are unchanged. The scheme to put in
+// request URLs is returned too ("http" or "https").
+func (t *Transports) Get(name string, cfg configs.Upstream, gate ConnGate) (http.RoundTripper, string, error) {
+	key := fingerprint(cfg)
+	scheme := "http"
+	if cfg.TLS != nil {
+		scheme = "https"
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, ok := t.m[name]; ok && e.key == key {
+		e.gate.mu.Lock()
+		e.gate.gate = gate
+		e.gate.mu.Unlock()
+		return e.rt, scheme, nil
+	}
+	ref := &gateRef{gate: gate}
+	rt, err := newTransport(cfg, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	if old, ok := t.m[name]; ok {
+		closeIdle(old.rt)
+	}
+	t.m[name] = &transportEntry{key: key, gate: ref, rt: rt}
+	return rt, scheme, nil
+}
+
+// Retain drops transports of upstreams that are gone.
+func (t *Transports) Retain(names map[string]bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for name, e := range t.m {
+		if !names[name] {
+			closeIdle(e.rt)
+			delete(t.m, name)
+		}
+	}
+}
+
+// CloseIdle closes idle connections of every transport.
+func (t *Transports) CloseIdle() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range t.m {
+		closeIdle(e.rt)
+	}
+}
+
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func fingerprint(cfg configs.Upstream) string {
+	tlsKey := "none"
+	if cfg.TLS != nil {
+		tlsKey = fmt.Sprintf("%+v", *cfg.TLS)
+	}
+	return fmt.Sprintf("%s|%s|%d|%d|%d", cfg.Protocol, tlsKey, cfg.ConnectTimeout, cfg.IdleConns, cfg.IdleTimeout)
+}
+
+func newTransport(cfg configs.Upstream, gate *gateRef) (http.RoundTripper, error) {
+	tlsCfg, err := upstreamTLS(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout.D(), KeepAlive: 30 * time.Second}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		release := func() {}
+		if g := gate.get(); g != nil {
+			r, ok := g.AcquireConn()
+			if !ok {
+				return nil, errCircuitOpen
+			}
+			release = r
+		}
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		return &countedConn{Conn: c, release: release}, nil
+	}
+	switch cfg.Protocol {
+	case "h2c", "h2":
+		t := &http2.Transport{
+			AllowHTTP:                  cfg.Protocol == "h2c",
+			TLSClientConfig:            tlsCfg,
+			ReadIdleTimeout:            30 * time.Second,
+			PingTimeout:                10 * time.Second,
+			IdleConnTimeout:            cfg.IdleTimeout.D(),
+			StrictMaxConcurrentStreams: false,
+			DialTLSContext: func(ctx context.Context, network, addr string, tc *tls.Config) (net.Conn, error) {
+				c, err := dial(ctx, network, addr)
+				if err != nil || cfg.Protocol == "h2c" {
+					return c, err
+				}
+				tc = tc.Clone()
+				tc.NextProtos = []string{"h2"}
+				tlsConn := tls.Client(c, tc)
+				if err := tlsConn.HandshakeContext(ctx); err != nil {
+					_ = c.Close()
+					return nil, err
+				}
+				return tlsConn, nil
+			},
+		}
+		return t, nil
+	default:
+		return &http.Transport{
+			DialContext:            dial,
+			TLSClientConfig:        tlsCfg,
+			TLSHandshakeTimeout:    cfg.ConnectTimeout.D(),
+			MaxIdleConns:           0,
+			MaxIdleConnsPerHost:    cfg.IdleConns,
+			IdleConnTimeout:        cfg.IdleTimeout.D(),
+			ExpectContinueTimeout:  time.Second,
+			DisableCompression:     true, // pass encodings through untouched
+			ForceAttemptHTTP2:      false,
+			TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{},
+			MaxResponseHeaderBytes: 1 << 20,
+		}, nil
+	}
+}
+
+func upstreamTLS(c *configs.UpstreamTLS) (*tls.Config, error) {
+	if c == nil {
+		return &tls.Config{MinVersion: tls.VersionTLS12}, nil
+	}
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         c.ServerName,
+		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // explicit opt-in, documented as tests only
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: upstream ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("proxy: upstream ca_file %s: no PEM certificates", c.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// countedConn releases its connection-limit slot once, on Close.
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}

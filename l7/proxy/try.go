@@ -1,0 +1,150 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/bouncer-proxy/bouncer/l4/upstream"
+	"github.com/bouncer-proxy/bouncer/l7"
+)
+
+// failure classifies why a try produced no usable response.
+type failure int
+
+const (
+	failNone     failure = iota
+	failConnect          // the connection could not be made: nothing was sent
+	failReset            // the connection broke before response headers
+	failTimeout          // per-try or total timeout before response headers
+	failCircuit          // max_connections reached: shed, not the endpoint's fault
+	failCanceled         // the client went away
+)
+
+// tryResult is one attempt: a response, or why there is none.
+type tryResult struct {
+	ep     *upstream.Endpoint
+	res    *http.Response
+	err    error
+	fail   failure
+	cancel context.CancelFunc
+	start  time.Time
+}
+
+// try sends out to ep once. On success the caller owns res and must call
+// discard or finish; the endpoint's Done is reported when the exchange ends.
+func (p *Proxy) try(r, out *http.Request, ep *upstream.Endpoint, deadline time.Time) *tryResult {
+	ctx, cancel := context.WithCancel(r.Context())
+	t := &tryResult{ep: ep, cancel: cancel, start: time.Now()}
+	limit := p.perTry
+	if !deadline.IsZero() {
+		if rem := time.Until(deadline); limit == 0 || rem < limit {
+			limit = rem
+		}
+	}
+	var timedOut atomic.Bool
+	var timer *time.Timer
+	if limit > 0 {
+		timer = time.AfterFunc(limit, func() { timedOut.Store(true); cancel() })
+	}
+	req := out.WithContext(ctx)
+	u := *out.URL
+	u.Host = ep.Address()
+	req.URL = &u
+	ep.Start()
+	res, err := p.o.Transport.RoundTrip(req)
+	if timer != nil && !timer.Stop() {
+		timedOut.Store(true) // fired while headers arrived: the body is cut anyway
+	}
+	switch {
+	case err == nil && !timedOut.Load():
+		t.res = res
+		return t
+	case err == nil:
+		_ = res.Body.Close()
+		err = context.DeadlineExceeded
+	}
+	t.err = err
+	t.fail = classify(r.Context(), err, timedOut.Load())
+	t.report(0)
+	cancel()
+	return t
+}
+
+func classify(clientCtx context.Context, err error, timedOut bool) failure {
+	var op *net.OpError
+	switch {
+	case clientCtx.Err() != nil:
+		return failCanceled
+	case timedOut:
+		return failTimeout
+	case errors.Is(err, errCircuitOpen):
+		return failCircuit
+	case errors.As(err, &op) && op.Op == "dial":
+		return failConnect
+	default:
+		return failReset
+	}
+}
+
+// report feeds the endpoint's outcome to health and load tracking.
+func (t *tryResult) report(status int) {
+	switch t.fail {
+	case failConnect:
+		t.ep.Done(upstream.Result{ConnectFailure: true})
+	case failReset:
+		t.ep.Done(upstream.Result{Reset: true})
+	case failTimeout:
+		t.ep.Done(upstream.Result{Status: http.StatusGatewayTimeout})
+	case failNone:
+		t.ep.Done(upstream.Result{Status: status})
+	default:
+		t.ep.Done(upstream.Result{})
+	}
+}
+
+// retryable reports whether the policy allows another try after t.
+func (t *tryResult) retryable(p retryPolicy, method string) bool {
+	if !p.methods[method] {
+		return false
+	}
+	switch t.fail {
+	case failConnect:
+		return p.connectFail
+	case failReset:
+		return p.reset
+	case failTimeout:
+		return p.statuses[2]
+	case failNone:
+		return p.statusRetryable(t.res.StatusCode)
+	}
+	return false
+}
+
+// discard ends a try whose response will not be used.
+func (t *tryResult) discard() {
+	if t.res != nil {
+		t.report(t.res.StatusCode)
+		_, _ = io.CopyN(io.Discard, t.res.Body, 4<<10) // lets a small body's connection be reused
+		_ = t.res.Body.Close()
+	}
+	t.cancel()
+}
+
+// asError maps a failed try to the gateway's error response.
+func (p *Proxy) asError(t *tryResult) *l7.Error {
+	switch t.fail {
+	case failTimeout:
+		return l7.Wrap(t.err, http.StatusGatewayTimeout, l7.CodeTimeout, "upstream "+p.name+" did not answer in time")
+	case failCircuit:
+		return l7.Wrap(t.err, http.StatusServiceUnavailable, l7.CodeUnavailable, "upstream "+p.name+" is at its connection limit (circuit open)")
+	case failConnect:
+		return l7.Wrap(t.err, http.StatusBadGateway, l7.CodeBadGateway, "could not connect to upstream "+p.name)
+	default:
+		return l7.Wrap(t.err, http.StatusBadGateway, l7.CodeBadGateway, "upstream "+p.name+" closed the connection without a response")
+	}
+}

@@ -1,0 +1,142 @@
+package l7
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+
+	"golang.org/x/net/http2"
+
+	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/listener"
+)
+
+// Server serves one listener: HTTP/1.1 through net/http behind the strict
+// parser of package listener, and h2 / h2c through x/net/http2.
+type Server struct {
+	Name string
+	ls   *listener.Server
+	h1   *http.Server
+	h2   *http2.Server
+	cfg  configs.Listener
+}
+
+// NewServer prepares a server for cfg on ln; Serve starts it.
+func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics, logger *slog.Logger) (*Server, error) {
+	lim := cfg.Limits
+	s := &Server{Name: cfg.Name, cfg: cfg}
+	s.h1 = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout.D(),
+		ReadTimeout:       lim.ReadTimeout.D(),
+		WriteTimeout:      lim.WriteTimeout.D(),
+		IdleTimeout:       lim.IdleTimeout.D(),
+		MaxHeaderBytes:    int(lim.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if st := listener.TLSState(c); st != nil {
+				ctx = context.WithValue(ctx, tlsStateKey{}, st)
+			}
+			return ctx
+		},
+	}
+	s.h2 = &http2.Server{
+		MaxConcurrentStreams:         uint32(lim.MaxConcurrentStreams),
+		IdleTimeout:                  lim.IdleTimeout.D(),
+		MaxUploadBufferPerConnection: 1 << 20,
+	}
+	if err := http2.ConfigureServer(s.h1, s.h2); err != nil {
+		return nil, fmt.Errorf("l7: listener %s: %w", cfg.Name, err)
+	}
+	s.h1.TLSNextProto = nil
+	opts := listener.Options{
+		H2C:              slices.Contains(cfg.Protocols, "h2c"),
+		HTTP1:            slices.Contains(cfg.Protocols, "http1"),
+		MaxConnections:   lim.MaxConnections,
+		MaxHeaderBytes:   int(lim.MaxHeaderBytes),
+		HandshakeTimeout: lim.ReadHeaderTimeout.D(),
+		Logger:           logger,
+	}
+	if m != nil {
+		g := m.ActiveConns.WithLabelValues(cfg.Name)
+		opts.OnConn = func(d int) { g.Add(float64(d)) }
+	}
+	if cfg.TLS != nil {
+		tc, err := serverTLS(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLS = tc
+	}
+	s.ls = listener.New(ln, opts, func(c net.Conn) {
+		s.h2.ServeConn(c, &http2.ServeConnOpts{Handler: h, BaseConfig: s.h1})
+	})
+	return s, nil
+}
+
+func serverTLS(cfg configs.Listener) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("l7: listener %s: %w", cfg.Name, err)
+	}
+	var protos []string
+	if slices.Contains(cfg.Protocols, "h2") {
+		protos = append(protos, "h2")
+	}
+	if slices.Contains(cfg.Protocols, "http1") {
+		protos = append(protos, "http/1.1")
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		NextProtos:   protos,
+		MinVersion:   tls.VersionTLS12,
+	}, nil
+}
+
+// tlsStateKey carries the TLS state of an HTTP/1.1 connection that
+// net/http cannot see (it only looks for *tls.Conn, and ours is wrapped by
+// the strict parser); Gateway copies it to r.TLS.
+type tlsStateKey struct{}
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr { return s.ls.Addr() }
+
+// Config is the listener config this server was built from.
+func (s *Server) Config() configs.Listener { return s.cfg }
+
+// Serve runs until Shutdown; it returns nil after a shutdown.
+func (s *Server) Serve() error {
+	errc := make(chan error, 2)
+	go func() {
+		err := s.h1.Serve(s.ls.HTTP1Listener())
+		if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+	err := s.ls.Serve()
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// Shutdown stops accepting, lets in-flight requests finish (HTTP/2
+// connections get GOAWAY), and closes what is left when ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	_ = s.ls.Close()
+	err := s.h1.Shutdown(ctx) // also starts graceful shutdown of h2 conns
+	if werr := s.ls.Wait(ctx); werr != nil {
+		s.ls.CloseConns()
+		_ = s.h1.Close()
+		if err == nil {
+			err = werr
+		}
+	}
+	return err
+}
