@@ -1,6 +1,7 @@
 package l7
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -24,6 +25,12 @@ func NewRespond(c configs.RespondAction) *Respond {
 }
 
 func (a *Respond) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Read (a bounded part of) the request body first, as a proxied request
+	// would: framing errors such as an HTTP/2 content-length that does not
+	// match the DATA frames are then caught and the stream is reset.
+	if r.Body != nil && r.ContentLength != 0 {
+		_, _ = io.CopyN(io.Discard, r.Body, 64<<10)
+	}
 	h := w.Header()
 	if len(a.body) > 0 {
 		h.Set("Content-Type", a.ctype)

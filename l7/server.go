@@ -49,6 +49,9 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics
 		MaxConcurrentStreams:         uint32(lim.MaxConcurrentStreams),
 		IdleTimeout:                  lim.IdleTimeout.D(),
 		MaxUploadBufferPerConnection: 1 << 20,
+		// The RFC 9113 default. Advertising more (Go defaults to 1 MiB) lets
+		// a peer send frames that conforming peers would reject.
+		MaxReadFrameSize: 16384,
 	}
 	if err := http2.ConfigureServer(s.h1, s.h2); err != nil {
 		return nil, fmt.Errorf("l7: listener %s: %w", cfg.Name, err)

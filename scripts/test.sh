@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test of Bouncer: go vet, then `go test -race` on all packages.
+# It installs what the tests need when it is missing and says so:
+#   h2spec (HTTP/2 conformance suite), with `go install` into .bin/.
+# Needs Go 1.26 and access to the Go module proxy on the first run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.bin:$PATH"
+
+if ! command -v h2spec >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing h2spec into .bin/ (go install, about a minute the first time)"
+  GOBIN="$PWD/.bin" go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
+fi
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.bin/*'))
+if [ -n "$unformatted" ]; then
+  echo "scripts/test.sh: gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+go test -race -count=1 -timeout 15m "$@" ./...
