@@ -1,0 +1,158 @@
+package listener
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+	"time"
+)
+
+// h2Preface is the HTTP/2 client connection preface (RFC 9113 3.4).
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// trackedConn is the accepted socket. Every conn handed out wraps it, so
+// its Close, however reached, untracks the connection exactly once.
+type trackedConn struct {
+	net.Conn
+	s      *Server
+	once   sync.Once
+	closed chan struct{}
+}
+
+// Close closes the socket and untracks it.
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		close(c.closed)
+		c.s.untrack(c)
+	})
+	return err
+}
+
+// CloseWrite half-closes a TCP socket; it does nothing on other sockets.
+func (c *trackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (s *Server) track(c net.Conn) *trackedConn {
+	tc := &trackedConn{Conn: c, s: s, closed: make(chan struct{})}
+	s.mu.Lock()
+	s.conns[tc] = struct{}{}
+	s.updateIdle()
+	s.mu.Unlock()
+	if s.opts.OnConn != nil {
+		s.opts.OnConn(1)
+	}
+	return tc
+}
+
+func (s *Server) untrack(c *trackedConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.updateIdle()
+	s.mu.Unlock()
+	s.release()
+	if s.opts.OnConn != nil {
+		s.opts.OnConn(-1)
+	}
+}
+
+// dispatch runs in its own goroutine per connection, so a slow handshake or
+// preface never holds up the accept loop.
+func (s *Server) dispatch(c *trackedConn) {
+	switch {
+	case s.tls != nil:
+		s.serveTLS(c)
+	case s.opts.H2C:
+		s.servePlain(c)
+	default:
+		s.serveHTTP1(c, c)
+	}
+}
+
+func (s *Server) serveTLS(c *trackedConn) {
+	tc := tls.Server(c, s.tls)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.HandshakeTimeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		s.log.Debug("listener: tls handshake failed", "remote", c.RemoteAddr().String(), "error", err)
+		_ = c.Close()
+		return
+	}
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		s.serveH2(tc)
+		return
+	}
+	s.serveHTTP1(tc, c)
+}
+
+// servePlain peeks at most the length of the HTTP/2 preface, stopping at the
+// first byte that differs, and replays what it read to whoever serves.
+func (s *Server) servePlain(c *trackedConn) {
+	buf := make([]byte, len(h2Preface))
+	_ = c.SetReadDeadline(time.Now().Add(s.opts.HandshakeTimeout))
+	n := 0
+	for n < len(buf) && bytes.HasPrefix([]byte(h2Preface), buf[:n]) {
+		m, err := c.Read(buf[n:])
+		n += m
+		if err != nil && bytes.HasPrefix([]byte(h2Preface), buf[:n]) {
+			s.log.Debug("listener: preface peek failed", "remote", c.RemoteAddr().String(), "error", err)
+			_ = c.Close()
+			return
+		}
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	pc := &prefixConn{Conn: c, buf: buf[:n]}
+	if string(buf[:n]) == h2Preface {
+		s.serveH2(pc)
+		return
+	}
+	s.serveHTTP1(pc, c)
+}
+
+func (s *Server) serveH2(c net.Conn) {
+	if s.h2 != nil {
+		s.h2(c)
+	}
+	_ = c.Close()
+}
+
+// serveHTTP1 wraps c in the strict validator and hands it to HTTP1Listener's
+// Accept; raw is the socket under c, watched in case it is closed first.
+func (s *Server) serveHTTP1(c net.Conn, raw *trackedConn) {
+	if !s.opts.HTTP1 {
+		_ = c.Close()
+		return
+	}
+	s.h1.deliver(newStrictConn(c, s.opts.MaxHeaderBytes, s.log), raw.closed)
+}
+
+// prefixConn replays bytes already read from its Conn before reading more.
+type prefixConn struct {
+	net.Conn
+	buf []byte
+}
+
+// Read returns the replayed bytes first.
+func (c *prefixConn) Read(b []byte) (int, error) {
+	if len(c.buf) > 0 {
+		n := copy(b, c.buf)
+		c.buf = c.buf[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
+
+// CloseWrite half-closes the socket underneath.
+func (c *prefixConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
