@@ -22,6 +22,8 @@ type Table[T any] struct {
 	exactHosts map[string]*group[T] // by lower-case host
 	wildHosts  map[string]*group[T] // by suffix from the dot: ".example.com"
 	anyHost    *group[T]            // routes without hosts; nil if none
+	minWild    int                  // shortest and longest key of wildHosts
+	maxWild    int
 	rows       []Row
 }
 
@@ -71,6 +73,10 @@ func build[T any](routes []*route[T]) *Table[T] {
 		for _, h := range r.hosts {
 			if h.wild {
 				at(t.wildHosts, h.key).add(r)
+				t.maxWild = max(t.maxWild, len(h.key))
+				if t.minWild == 0 || len(h.key) < t.minWild {
+					t.minWild = len(h.key)
+				}
 			} else {
 				at(t.exactHosts, h.key).add(r)
 			}
@@ -114,7 +120,7 @@ func (t *Table[T]) find(host string, rq *request) *route[T] {
 					return r
 				}
 			}
-			for i := 1; i < len(key) && len(t.wildHosts) > 0; i++ {
+			for i := max(1, len(key)-t.maxWild); i <= len(key)-t.minWild && len(t.wildHosts) > 0; i++ {
 				if key[i] != '.' {
 					continue
 				}

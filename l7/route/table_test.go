@@ -83,7 +83,7 @@ func TestPrecedencePath(t *testing.T) {
 		{req{path: "/api/v1/users"}, "exact-users"},
 		{req{path: "/api/v1/me"}, "tmpl-literal"},
 		{req{path: "/api/v1/self"}, "regex-literal"},
-		{req{path: "/api/v1/42"}, "tmpl-api-v1"},   // literal /api/v1/ ties: template first
+		{req{path: "/api/v1/42"}, "tmpl-api-v1"},     // literal /api/v1/ ties: template first
 		{req{path: "/api/v1/42/x"}, "prefix-api-v1"}, // template needs one segment
 		{req{path: "/api/v1/"}, "prefix-api-v1"},     // {id} is never empty
 		{req{path: "/api/v2/x"}, "prefix-api-v"},     // "/api/v" ties: prefix before regex

@@ -26,6 +26,7 @@ type template struct {
 	segs    []segment
 	literal string // the leading literal part every matching path starts with
 	vars    bool   // false: the template is one literal path
+	first   int    // index of the first variable segment; len(segs) without
 }
 
 // parseTemplate compiles a template: "/" then segments separated by "/",
@@ -51,8 +52,13 @@ func parseTemplate(s string) (*template, error) {
 		if seg.kind == segLiteral && p == "" && i != len(parts)-1 {
 			return nil, fmt.Errorf("segment %d is empty (//)", i+1)
 		}
-		t.vars = t.vars || seg.kind != segLiteral
+		if seg.kind != segLiteral && !t.vars {
+			t.vars, t.first = true, i
+		}
 		t.segs = append(t.segs, seg)
+	}
+	if !t.vars {
+		t.first = len(t.segs)
 	}
 	t.literal = t.leadingLiteral()
 	return t, nil
@@ -151,14 +157,23 @@ func (t *template) canonical() string {
 	return b.String()
 }
 
-// match reports whether the normalized path p matches t. It does not
-// allocate.
+// match reports whether the normalized path p matches t. The literal
+// prefix is compared whole, then the segments from the first variable.
+// It does not allocate.
 func (t *template) match(p string) bool {
-	if p == "" || p[0] != '/' {
+	if !t.vars {
+		return p == t.literal
+	}
+	if !strings.HasPrefix(p, t.literal) {
 		return false
 	}
-	rest, ended := p[1:], false
-	for _, s := range t.segs {
+	rest := p[len(t.literal):]
+	if t.segs[t.first].kind == segRest {
+		// literal is "/" or has no final slash: /v1/** matches /v1 and /v1/..., not /v10
+		return rest == "" || t.literal == "/" || rest[0] == '/'
+	}
+	ended := false // literal ends with "/": rest starts at the first variable
+	for _, s := range t.segs[t.first:] {
 		if s.kind == segRest {
 			return true
 		}
