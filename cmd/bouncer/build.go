@@ -112,44 +112,91 @@ func trustedOf(cfg *configs.Config) *l7.Trusted {
 }
 
 // buildTables compiles one route table per listener: a route serves on
-// the listeners it names, or on all of them.
+// the listeners it names, or on all of them. A route that an earlier one
+// shadows on some of its listeners but not all (a catch-all behind a
+// listener-specific redirect, say) is left out of the tables where it can
+// never match; it is an error only when it can match on none.
 func buildTables(cfg *configs.Config, routes []*l7.Route) (map[string]*route.Table[*l7.Route], configs.Errors) {
 	var errs configs.Errors
 	tables := map[string]*route.Table[*l7.Route]{}
 	reported := map[string]bool{}
+	report := func(es configs.Errors) {
+		for _, e := range es {
+			if !reported[e.Error()] {
+				reported[e.Error()] = true
+				errs = append(errs, e)
+			}
+		}
+	}
+	served := map[int]int{}                // by route index: listeners it is on
+	shadowed := map[int][]*configs.Error{} // by route index: where it never matches
 	for _, l := range cfg.Listeners {
 		var entries []route.Entry[*l7.Route]
 		for i, rc := range cfg.Routes {
 			if len(rc.Listeners) > 0 && !slices.Contains(rc.Listeners, l.Name) {
 				continue
 			}
+			served[i]++
 			entries = append(entries, route.Entry[*l7.Route]{Name: rc.Name, Match: rc.Match, Value: routes[i], Index: i})
 		}
-		t, err := route.Compile(entries)
-		if err != nil {
-			for _, e := range routeErrors(cfg, err) {
-				if !reported[e.Error()] {
-					reported[e.Error()] = true
-					errs = append(errs, e)
-				}
-			}
-			continue
+		t, never, others := compileTable(cfg, entries)
+		report(others)
+		for i, e := range never {
+			shadowed[i] = append(shadowed[i], e)
 		}
-		tables[l.Name] = t
+		if t != nil {
+			tables[l.Name] = t
+		}
+	}
+	for i := range cfg.Routes {
+		if es := shadowed[i]; len(es) > 0 && len(es) == served[i] {
+			report(es[:1])
+		}
 	}
 	return tables, errs
+}
+
+// compileTable compiles one listener's entries. Routes that can never
+// match there are returned in never (by route index) and left out of the
+// table; other problems are returned in others, with a nil table.
+func compileTable(cfg *configs.Config, entries []route.Entry[*l7.Route]) (*route.Table[*l7.Route], map[int]*configs.Error, configs.Errors) {
+	t, err := route.Compile(entries)
+	if err == nil {
+		return t, nil, nil
+	}
+	never := map[int]*configs.Error{}
+	var others configs.Errors
+	for _, e := range unwrapAll(err) {
+		var re *route.Error
+		if errors.As(e, &re) && errors.Is(re.Err, route.ErrNeverMatches) {
+			never[re.Index] = cfg.Errorf(re.Path(), "%v", re.Err)
+			continue
+		}
+		others = append(others, routeErrors(cfg, e)...)
+	}
+	if len(others) > 0 {
+		return nil, never, others
+	}
+	kept := slices.DeleteFunc(slices.Clone(entries), func(e route.Entry[*l7.Route]) bool { return never[e.Index] != nil })
+	// Dropping routes that never match cannot make another one unmatchable.
+	t, err = route.Compile(kept)
+	if err != nil {
+		return nil, never, routeErrors(cfg, err)
+	}
+	return t, never, nil
+}
+
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // routeErrors locates the router's compile errors in the config file.
 func routeErrors(cfg *configs.Config, err error) configs.Errors {
 	var out configs.Errors
-	var list []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		list = j.Unwrap()
-	} else {
-		list = []error{err}
-	}
-	for _, e := range list {
+	for _, e := range unwrapAll(err) {
 		var re *route.Error
 		if errors.As(e, &re) {
 			out = append(out, cfg.Errorf(re.Path(), "%v", re.Err))

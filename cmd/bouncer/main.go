@@ -47,7 +47,10 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "run"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		// Top-level help, not run's: "bouncer -h" asks about bouncer.
+		cmd, args = "help", args[1:]
+	} else if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -60,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintf(stdout, "bouncer %s\n", version)
 		return exitOK
-	case "help", "-h", "--help":
+	case "help":
 		usage(stdout)
 		return exitOK
 	}
@@ -98,6 +101,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bouncer run: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
+	// Signals and file changes are caught before the banner says Bouncer
+	// serves: a SIGHUP sent right after it must reload, not kill the
+	// process (SIGHUP's default action), and an edit must not be missed.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 	src := source{path: *path}
 	cfg, err := src.load()
 	if err != nil {
@@ -106,6 +115,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	level := new(slog.LevelVar)
 	log, access := newLoggers(cfg, level, stdout, stderr)
+	changes, stopWatch := watchFile(src.path, log)
+	defer stopWatch()
 	app := newApp(src, log, level, access)
 	if err := app.Start(cfg); err != nil {
 		fmt.Fprintf(stderr, "bouncer: %v\n", err)
@@ -113,17 +124,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	app.banner(stderr)
-	return serveUntilSignal(app, src, log)
+	return serveUntilSignal(app, sigs, changes, log)
 }
 
 // serveUntilSignal reloads on SIGHUP and file changes and drains on
 // SIGTERM/SIGINT; a second SIGTERM/SIGINT during the drain exits at once.
-func serveUntilSignal(app *App, src source, log *slog.Logger) int {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
-	changes, stopWatch := watchFile(src.path, log)
-	defer stopWatch()
+func serveUntilSignal(app *App, sigs <-chan os.Signal, changes <-chan struct{}, log *slog.Logger) int {
 	for {
 		select {
 		case sig := <-sigs:
@@ -224,13 +230,24 @@ func flagExit(err error) int {
 	return exitUsage
 }
 
+// commandHelp describes validate and routes in their -h output.
+func commandHelp(name string) string {
+	if name == "validate" {
+		return "Decode, validate and compile FILE as a run would, without binding sockets.\n" +
+			"Prints \"FILE: ok\" and exits 0 when it is valid; otherwise lists every problem\n" +
+			"as file:line: key.path: message and exits 1."
+	}
+	return "Print the compiled route table of FILE, per listener, in precedence order:\n" +
+		"the route listed first wins when several match. Exits 1 when FILE is invalid."
+}
+
 // loadAndBuild is validate's and routes' shared step: decode, validate,
 // and compile everything that a run would, without binding sockets.
 func loadAndBuild(name string, args []string, stderr io.Writer) (*generation, int) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: bouncer %s FILE\n", name)
+		fmt.Fprintf(stderr, "Usage: bouncer %s FILE\n\n%s\n", name, commandHelp(name))
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, flagExit(err)

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/l4/upstream"
+	"github.com/bouncer-proxy/bouncer/l7/proxy"
+)
+
+// TestDefaultConfigBuilds: the embedded default parses and compiles into
+// the route table it documents.
+func TestDefaultConfigBuilds(t *testing.T) {
+	t.Parallel()
+	cfg, err := configs.Parse(configs.Default, configs.DefaultName)
+	if err != nil {
+		t.Fatalf("parse embedded default: %v", err)
+	}
+	reg := upstream.NewRegistry(upstream.Options{Logger: slog.New(slog.DiscardHandler)})
+	defer reg.Close()
+	g, err := build(cfg, reg, proxy.NewTransports(), nil)
+	if err != nil {
+		t.Fatalf("build embedded default: %v", err)
+	}
+	if !cfg.Sample.Enabled || g.clusters["sample"] == nil {
+		t.Errorf("default config should enable the sample backend and its upstream")
+	}
+	var names []string
+	for _, row := range g.snap.Tables["web"].Rows() {
+		names = append(names, row.Name)
+	}
+	if strings.Join(names, ",") != "home,sample" {
+		t.Errorf("web routes in precedence order = %v, want [home sample]", names)
+	}
+}
+
+// TestDefaultConfigServes runs the App in-process on the embedded default,
+// with its fixed ports (8080, 8081, 9901) replaced so the test can run
+// anywhere: listener and admin on port 0, the sample backend on a port
+// found free just before (the upstream must name it in the same config).
+func TestDefaultConfigServes(t *testing.T) {
+	t.Parallel()
+	cfg, err := configs.Parse(configs.Default, configs.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sampleAddr := freePort(t)
+	cfg.Admin.Address = "127.0.0.1:0"
+	cfg.Listeners[0].Address = "127.0.0.1:0"
+	cfg.Sample.Address = sampleAddr
+	up := cfg.Upstreams["sample"]
+	up.Endpoints = []configs.Endpoint{{Address: sampleAddr, Weight: 1}}
+	cfg.Upstreams["sample"] = up
+	cfg.Log.AccessLog = false
+
+	discard := slog.New(slog.DiscardHandler)
+	app := newApp(source{}, discard, nil, discard)
+	t.Cleanup(func() { _ = app.Shutdown(context.Background()) })
+	if err := app.Start(cfg); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	base := "http://" + app.Addrs()["web"]
+
+	code, body := httpDo(t, http.MethodGet, base+"/")
+	if code != http.StatusOK || !strings.Contains(body, "Bouncer is running on its embedded default config") {
+		t.Errorf("GET /: %d %q", code, body)
+	}
+
+	resp, err := plainClient.Get(base + "/sample/hello")
+	if err != nil {
+		t.Fatalf("GET /sample/hello: %v", err)
+	}
+	defer resp.Body.Close()
+	var hello struct {
+		Message   string `json:"message"`
+		Path      string `json:"path"`
+		RequestID string `json:"request_id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&hello); err != nil {
+		t.Fatalf("decode sample answer: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Sample-Backend") == "" ||
+		!strings.Contains(hello.Message, "sample backend") || hello.Path != "/hello" || hello.RequestID == "" {
+		t.Errorf("GET /sample/hello: %d %+v (headers %v)", resp.StatusCode, hello, resp.Header)
+	}
+
+	code, body = httpDo(t, http.MethodGet, "http://"+app.admin.addr+"/upstreams")
+	if code != http.StatusOK || !strings.Contains(body, sampleAddr) {
+		t.Errorf("admin /upstreams: %d %s", code, body)
+	}
+}
