@@ -170,7 +170,12 @@ func (rw *recorder) WriteHeader(code int) {
 		if code >= 200 || code == http.StatusSwitchingProtocols {
 			rw.status = code
 			if rw.respHdr != nil {
-				rw.respHdr.Apply(rw.ResponseWriter.Header())
+				h := rw.ResponseWriter.Header()
+				_, hadType := h["Content-Type"]
+				rw.respHdr.Apply(h)
+				if _, ok := h["Content-Type"]; hadType && !ok {
+					h["Content-Type"] = nil // removed on purpose: do not let net/http guess one
+				}
 			}
 		}
 		rw.ResponseWriter.WriteHeader(code)

@@ -24,6 +24,9 @@ type Server struct {
 	h1   *http.Server
 	h2   *http2.Server
 	cfg  configs.Listener
+	// h2base is the BaseConfig of HTTP/2 connections; it never serves,
+	// its Shutdown sends them GOAWAY (see Shutdown).
+	h2base *http.Server
 }
 
 // NewServer prepares a server for cfg on ln; Serve starts it.
@@ -53,10 +56,11 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics
 		// a peer send frames that conforming peers would reject.
 		MaxReadFrameSize: 16384,
 	}
-	if err := http2.ConfigureServer(s.h1, s.h2); err != nil {
+	s.h2base = &http.Server{Handler: h, ReadHeaderTimeout: s.h1.ReadHeaderTimeout, IdleTimeout: s.h1.IdleTimeout,
+		MaxHeaderBytes: s.h1.MaxHeaderBytes, ErrorLog: s.h1.ErrorLog}
+	if err := http2.ConfigureServer(s.h2base, s.h2); err != nil {
 		return nil, fmt.Errorf("l7: listener %s: %w", cfg.Name, err)
 	}
-	s.h1.TLSNextProto = nil
 	opts := listener.Options{
 		H2C:              slices.Contains(cfg.Protocols, "h2c"),
 		HTTP1:            slices.Contains(cfg.Protocols, "http1"),
@@ -77,7 +81,7 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics
 		opts.TLS = tc
 	}
 	s.ls = listener.New(ln, opts, func(c net.Conn) {
-		s.h2.ServeConn(c, &http2.ServeConnOpts{Handler: h, BaseConfig: s.h1})
+		s.h2.ServeConn(c, &http2.ServeConnOpts{Handler: h, BaseConfig: s.h2base})
 	})
 	return s, nil
 }
@@ -129,17 +133,25 @@ func (s *Server) Serve() error {
 	return err
 }
 
-// Shutdown stops accepting, lets in-flight requests finish (HTTP/2
-// connections get GOAWAY), and closes what is left when ctx ends.
+// Shutdown stops accepting, lets in-flight requests finish, and closes
+// what is left when ctx ends.
+//
+// It does not use http.Server.Shutdown for HTTP/1.1: that drops, without
+// an answer, any request read after shutdown began, even the first one of
+// a connection accepted a moment before. Instead keep-alives are turned off
+// (idle connections close now, busy ones after their response), and HTTP/2
+// connections get GOAWAY through h2base.
 func (s *Server) Shutdown(ctx context.Context) error {
 	_ = s.ls.Close()
-	err := s.h1.Shutdown(ctx) // also starts graceful shutdown of h2 conns
-	if werr := s.ls.Wait(ctx); werr != nil {
+	// Connections accepted just before the close may still be in their TLS
+	// handshake or preface peek: let them reach a server first.
+	_ = s.ls.WaitHandoff(ctx)
+	s.h1.SetKeepAlivesEnabled(false)
+	_ = s.h2base.Shutdown(ctx)
+	err := s.ls.Wait(ctx)
+	if err != nil {
 		s.ls.CloseConns()
-		_ = s.h1.Close()
-		if err == nil {
-			err = werr
-		}
 	}
+	_ = s.h1.Close() // ends Serve; no connection is left
 	return err
 }

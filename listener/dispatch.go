@@ -19,6 +19,18 @@ type trackedConn struct {
 	s      *Server
 	once   sync.Once
 	closed chan struct{}
+	handed sync.Once
+}
+
+// handedOff marks the connection as delivered to a protocol server (or
+// given up); WaitHandoff waits for every accepted connection to get here.
+func (c *trackedConn) handedOff() {
+	c.handed.Do(func() {
+		c.s.mu.Lock()
+		c.s.pending--
+		c.s.updateSettled()
+		c.s.mu.Unlock()
+	})
 }
 
 // Close closes the socket and untracks it.
@@ -42,6 +54,8 @@ func (c *trackedConn) CloseWrite() error {
 func (s *Server) track(c net.Conn) *trackedConn {
 	tc := &trackedConn{Conn: c, s: s, closed: make(chan struct{})}
 	s.mu.Lock()
+	s.pending++
+	s.updateSettled()
 	s.conns[tc] = struct{}{}
 	s.updateIdle()
 	s.mu.Unlock()
@@ -65,6 +79,7 @@ func (s *Server) untrack(c *trackedConn) {
 // dispatch runs in its own goroutine per connection, so a slow handshake or
 // preface never holds up the accept loop.
 func (s *Server) dispatch(c *trackedConn) {
+	defer c.handedOff()
 	switch {
 	case s.tls != nil:
 		s.serveTLS(c)
@@ -86,6 +101,7 @@ func (s *Server) serveTLS(c *trackedConn) {
 		return
 	}
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		c.handedOff()
 		s.serveH2(tc)
 		return
 	}
@@ -110,6 +126,7 @@ func (s *Server) servePlain(c *trackedConn) {
 	_ = c.SetReadDeadline(time.Time{})
 	pc := &prefixConn{Conn: c, buf: buf[:n]}
 	if string(buf[:n]) == h2Preface {
+		c.handedOff()
 		s.serveH2(pc)
 		return
 	}

@@ -60,6 +60,8 @@ type Server struct {
 	conns   map[*trackedConn]struct{}
 	serving bool
 	idle    chan struct{} // closed when no connection is tracked and Serve is not running
+	pending int           // accepted connections not yet handed to HTTP/1.1 or h2
+	settled chan struct{} // closed when pending is 0 and Serve is not running
 }
 
 // New returns a Server that will accept from l. h2 serves one HTTP/2
@@ -78,8 +80,10 @@ func New(l net.Listener, opts Options, h2 func(c net.Conn)) *Server {
 		l: l, opts: opts, h2: h2, h1: newConnListener(l.Addr()),
 		log: opts.Logger, done: make(chan struct{}),
 		conns: make(map[*trackedConn]struct{}), idle: make(chan struct{}),
+		settled: make(chan struct{}),
 	}
 	close(s.idle)
+	close(s.settled)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -177,6 +181,24 @@ func (s *Server) Wait(ctx context.Context) error {
 	}
 }
 
+// WaitHandoff blocks until Serve has returned and every accepted
+// connection has been handed to HTTP1Listener or the h2 callback (or
+// closed), or ctx is done. Call it
+// after Close and before shutting the HTTP/1.1 server down, so that
+// connections still in their TLS handshake or preface peek are served
+// rather than dropped.
+func (s *Server) WaitHandoff(ctx context.Context) error {
+	s.mu.Lock()
+	settled := s.settled
+	s.mu.Unlock()
+	select {
+	case <-settled:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("listener: wait handoff: %w", ctx.Err())
+	}
+}
+
 // CloseConns closes every tracked connection now, whatever it is doing.
 func (s *Server) CloseConns() {
 	s.mu.Lock()
@@ -230,7 +252,24 @@ func (s *Server) setServing(on bool) bool {
 	}
 	s.serving = on
 	s.updateIdle()
+	s.updateSettled()
 	return true
+}
+
+// updateSettled keeps s.settled open while Serve runs or a connection
+// waits for its handoff; called with s.mu held.
+func (s *Server) updateSettled() {
+	busy := s.serving || s.pending > 0
+	select {
+	case <-s.settled:
+		if busy {
+			s.settled = make(chan struct{})
+		}
+	default:
+		if !busy {
+			close(s.settled)
+		}
+	}
 }
 
 // updateIdle keeps s.idle open while there is work; called with s.mu held.

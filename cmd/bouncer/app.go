@@ -38,6 +38,7 @@ type App struct {
 	reg     *upstream.Registry
 	tr      *proxy.Transports
 	servers map[string]*runningServer // by listener name
+	ports   map[string]*port          // by portKey: sockets kept across reloads
 	admin   *adminServer
 	sample  *sampleBackend
 	cur     *generation
@@ -78,8 +79,14 @@ type reloadStatus struct {
 type runningServer struct {
 	srv  *l7.Server
 	key  string
+	port string   // portKey of the socket it serves
+	h    *handoff // what srv accepts from
 	done chan struct{}
 }
+
+// portKey identifies a socket: the same listener name and address keep
+// their socket (and so their bound port, even for port 0) across reloads.
+func portKey(lc configs.Listener) string { return lc.Name + "|" + lc.Address }
 
 // newApp prepares an App; Start serves the first config.
 func newApp(src source, log *slog.Logger, level *slog.LevelVar, access *slog.Logger) *App {
@@ -89,6 +96,7 @@ func newApp(src source, log *slog.Logger, level *slog.LevelVar, access *slog.Log
 		gw:      l7.NewGateway(m, access),
 		tr:      proxy.NewTransports(),
 		servers: map[string]*runningServer{},
+		ports:   map[string]*port{},
 		errc:    make(chan error, 1),
 	}
 	a.reg = upstream.NewRegistry(upstream.Options{
@@ -186,8 +194,10 @@ func (a *App) apply(cfg *configs.Config) error {
 	for name, rs := range started {
 		a.servers[name] = rs
 		go a.serve(rs)
+		a.ports[rs.port].attach(rs.h)
 	}
 	a.retire(retired, cfg.Server.ShutdownTimeout.D())
+	a.closeUnusedPorts()
 	a.cur = g
 	a.status.Generation, a.status.LoadedAt = a.gen, time.Now()
 	a.metrics.ConfigGeneration.Set(float64(a.gen))
@@ -211,20 +221,43 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 			keep[lc.Name] = true
 			continue
 		}
-		ln, err := listen(lc.Address)
-		if err != nil {
-			closeAll(started)
-			return nil, nil, fmt.Errorf("listener %s: %w", lc.Name, err)
+		pk := portKey(lc)
+		p, ok := a.ports[pk]
+		if !ok {
+			ln, err := listen(lc.Address)
+			if err != nil {
+				closeAll(started)
+				a.closeUnusedPorts()
+				return nil, nil, fmt.Errorf("listener %s: %w", lc.Name, err)
+			}
+			p = newPort(ln, a.log)
+			a.ports[pk] = p
 		}
-		srv, err := l7.NewServer(ln, lc, a.gw.Handler(lc.Name), a.metrics, a.log)
+		h := p.newHandoff()
+		srv, err := l7.NewServer(h, lc, a.gw.Handler(lc.Name), a.metrics, a.log)
 		if err != nil {
-			_ = ln.Close()
 			closeAll(started)
+			a.closeUnusedPorts()
 			return nil, nil, err
 		}
-		started[lc.Name] = &runningServer{srv: srv, key: key, done: make(chan struct{})}
+		started[lc.Name] = &runningServer{srv: srv, key: key, port: pk, h: h, done: make(chan struct{})}
 	}
 	return started, keep, nil
+}
+
+// closeUnusedPorts closes sockets that no current server owns: those of
+// removed listeners, and those bound by a reload that then failed.
+func (a *App) closeUnusedPorts() {
+	used := map[string]bool{}
+	for _, rs := range a.servers {
+		used[rs.port] = true
+	}
+	for k, p := range a.ports {
+		if !used[k] {
+			p.Close()
+			delete(a.ports, k)
+		}
+	}
 }
 
 func closeAll(m map[string]*runningServer) {
@@ -303,6 +336,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ready.Store(false)
+	for k, p := range a.ports { // stop accepting first: new connections are refused
+		p.Close()
+		delete(a.ports, k)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, 0, len(a.servers))
 	var emu sync.Mutex

@@ -46,9 +46,11 @@ func upgradeType(h http.Header) string {
 	return h.Get("Upgrade")
 }
 
-// copyHeader appends src's values to dst.
+// copyHeader sets src's fields on dst, replacing what dst had: the
+// gateway pre-sets the request id on the response, and an upstream that
+// echoes it must not make it appear twice.
 func copyHeader(dst, src http.Header) {
 	for k, vv := range src {
-		dst[k] = append(dst[k], vv...)
+		dst[k] = vv
 	}
 }

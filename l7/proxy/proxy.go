@@ -78,6 +78,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		deadline = time.Now().Add(p.timeout)
 	}
 	var tried []*upstream.Endpoint
+	// A retry counts against the budget until it ends, not only during its
+	// back-off, so the budget bounds the retries actually in flight.
+	releaseRetry := func() {}
+	defer func() { releaseRetry() }()
 	for attempt := 0; ; attempt++ {
 		ep, err := p.o.Cluster.Pick(hash, hasHash, tried)
 		if err != nil {
@@ -90,13 +94,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		t := p.try(r, out, ep, deadline)
 		if t.retryable(p.retry, r.Method) && attempt < p.retry.attempts && !body.started() && !deadlineNear(deadline) {
+			releaseRetry()
+			releaseRetry = func() {}
 			if rel, ok := p.o.Cluster.AcquireRetry(); ok {
+				releaseRetry = rel
 				t.discard()
 				if !sleepCtx(r.Context(), p.retry.backoff(attempt)) {
-					rel()
 					return
 				}
-				rel()
 				continue
 			}
 		}

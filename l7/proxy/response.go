@@ -35,6 +35,9 @@ func (p *Proxy) finish(w http.ResponseWriter, r *http.Request, t *tryResult) {
 	removeHopHeaders(res.Header)
 	h := w.Header()
 	copyHeader(h, res.Header)
+	if _, ok := res.Header["Content-Type"]; !ok {
+		h["Content-Type"] = nil // a proxy passes the type as sent: no sniffing
+	}
 	announced := len(res.Trailer)
 	if announced > 0 {
 		keys := make([]string, 0, announced)
@@ -128,6 +131,11 @@ func (p *Proxy) switchProtocols(w http.ResponseWriter, r *http.Request, t *tryRe
 	}
 	defer conn.Close()
 	removeHopHeaders(res.Header)
+	for k, vv := range w.Header() { // the gateway's own, e.g. the request id
+		if _, ok := res.Header[k]; !ok {
+			res.Header[k] = vv
+		}
+	}
 	res.Header.Set("Connection", "Upgrade")
 	res.Header.Set("Upgrade", resType)
 	res.Body = nil

@@ -23,6 +23,7 @@ const (
 	failTimeout          // per-try or total timeout before response headers
 	failCircuit          // max_connections reached: shed, not the endpoint's fault
 	failCanceled         // the client went away
+	failTooLarge         // the client's body passed max_request_body_bytes: not the endpoint's fault
 )
 
 // tryResult is one attempt: a response, or why there is none.
@@ -77,9 +78,12 @@ func (p *Proxy) try(r, out *http.Request, ep *upstream.Endpoint, deadline time.T
 
 func classify(clientCtx context.Context, err error, timedOut bool) failure {
 	var op *net.OpError
+	var tooLarge *http.MaxBytesError
 	switch {
 	case clientCtx.Err() != nil:
 		return failCanceled
+	case errors.As(err, &tooLarge):
+		return failTooLarge
 	case timedOut:
 		return failTimeout
 	case errors.Is(err, errCircuitOpen):
@@ -140,6 +144,8 @@ func (p *Proxy) asError(t *tryResult) *l7.Error {
 	switch t.fail {
 	case failTimeout:
 		return l7.Wrap(t.err, http.StatusGatewayTimeout, l7.CodeTimeout, "upstream "+p.name+" did not answer in time")
+	case failTooLarge:
+		return l7.Wrap(t.err, http.StatusRequestEntityTooLarge, l7.CodeTooLarge, "request body is too large")
 	case failCircuit:
 		return l7.Wrap(t.err, http.StatusServiceUnavailable, l7.CodeUnavailable, "upstream "+p.name+" is at its connection limit (circuit open)")
 	case failConnect:

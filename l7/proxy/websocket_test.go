@@ -1,0 +1,95 @@
+package proxy_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestWebSocket proxies a WebSocket session: the upgrade, a greeting from
+// the server, messages both ways, and the close handshake.
+func TestWebSocket(t *testing.T) {
+	upgrader := websocket.Upgrader{}
+	xff := make(chan string, 1)
+	closed := make(chan int, 1)
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		xff <- r.Header.Get("X-Forwarded-For")
+		conn, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_ = conn.WriteMessage(websocket.TextMessage, []byte("hello from upstream"))
+		for {
+			kind, msg, err := conn.ReadMessage()
+			if err != nil {
+				if ce, ok := err.(*websocket.CloseError); ok {
+					closed <- ce.Code
+				}
+				return
+			}
+			if err := conn.WriteMessage(kind, append([]byte("echo: "), msg...)); err != nil {
+				return
+			}
+		}
+	})
+	g := startGateway(t, simpleConfig([]string{b.Addr}, "", ""))
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	conn, res, err := d.Dial("ws"+strings.TrimPrefix(g.URL, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial through the gateway: %v", err)
+	}
+	defer conn.Close()
+	if res.StatusCode != http.StatusSwitchingProtocols || res.Header.Get("X-Request-Id") == "" {
+		t.Errorf("upgrade response %d, X-Request-Id %q", res.StatusCode, res.Header.Get("X-Request-Id"))
+	}
+	if got := recv(t, xff, 5*time.Second, "the upgrade request"); got != "127.0.0.1" {
+		t.Errorf("upstream X-Forwarded-For = %q", got)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	read := func(want string) {
+		t.Helper()
+		_, msg, err := conn.ReadMessage()
+		if err != nil || string(msg) != want {
+			t.Fatalf("read %q, %v; want %q", msg, err, want)
+		}
+	}
+	read("hello from upstream")
+	for _, m := range []string{"one", "two", strings.Repeat("x", 100<<10)} {
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		read("echo: " + m)
+	}
+	if err := conn.WriteMessage(websocket.BinaryMessage, []byte{0, 1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	read("echo: \x00\x01\x02")
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye")
+	if err := conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if code := recv(t, closed, 5*time.Second, "the upstream to see the close"); code != websocket.CloseNormalClosure {
+		t.Errorf("upstream close code %d", code)
+	}
+	if _, _, err := conn.ReadMessage(); err == nil {
+		t.Error("read after close succeeded")
+	}
+}
+
+// TestWebSocketRefused checks that an upstream refusing the upgrade with
+// an ordinary response is passed through as that response.
+func TestWebSocketRefused(t *testing.T) {
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no sockets here", http.StatusForbidden)
+	})
+	g := startGateway(t, simpleConfig([]string{b.Addr}, "", ""))
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	_, res, err := d.Dial("ws"+strings.TrimPrefix(g.URL, "http")+"/ws", nil)
+	if err == nil || res == nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("dial = %v, %v; want a 403 handshake failure", res, err)
+	}
+}
