@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -49,6 +50,11 @@ func startAdmin(addr string, a *App) (*adminServer, error) {
 		a.mu.Unlock()
 		writeJSON(w, http.StatusOK, st)
 	})
+	// Profiles, for finding where CPU and memory go under load. The admin
+	// listener is on loopback unless the operator moves it.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, _ *http.Request) {
 		if err := a.Reload(); err != nil {
 			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"reloaded": false, "error": err.Error()})
