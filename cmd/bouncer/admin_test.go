@@ -92,6 +92,7 @@ func adminChecks(path string) []adminCheck {
 			regexp.MustCompile(`(?m)^\s+- name: api$`),
 		}},
 		{"/status", []*regexp.Regexp{regexp.MustCompile(`"generation": 1,`), regexp.MustCompile(`"failures": 0`)}},
+		{"/debug/pprof/", []*regexp.Regexp{regexp.MustCompile(`goroutine`), regexp.MustCompile(`heap`)}},
 	}
 }
 
