@@ -71,6 +71,11 @@ func Decode(data []byte, file string) (*Config, error) {
 	return cfg, nil
 }
 
+// DecodePartial decodes as far as it can: the config is nil only when the
+// YAML does not parse; keys that failed to decode are left at defaults.
+// Tools that want to report more problems at once use it.
+func DecodePartial(data []byte, file string) (*Config, Errors) { return decode(data, file) }
+
 // decode returns the config (nil when the YAML does not parse) and the
 // problems found while decoding it.
 func decode(data []byte, file string) (*Config, Errors) {

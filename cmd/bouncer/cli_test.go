@@ -136,6 +136,8 @@ routes:
     proxy: {upstream: missing}
   - match: {path: /x}
     redirect: {status: 299, path: /y}
+  - match: {path: /x}
+    respond: {status: 200}
 upstreams:
   app:
     endpoints: [127.0.0.1:9]
@@ -149,7 +151,8 @@ upstreams:
 		path + ":4: listeners[0].protocols[1]: ",
 		path + ":7: routes[0].proxy.upstream: ",
 		path + ":9: routes[1].redirect.status: ",
-		path + ":13: upstreams.app.balance: ",
+		path + ":10: routes[2].match: route can never match",
+		path + ":15: upstreams.app.balance: ",
 	}
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	if len(lines) != len(want) {

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
+	"github.com/bouncer-proxy/bouncer/l7"
 	"github.com/bouncer-proxy/bouncer/l7/proxy"
 )
 
@@ -265,9 +267,44 @@ func loadAndBuild(name string, args []string, stderr io.Writer) (*generation, in
 		if err == nil {
 			return g, exitOK
 		}
+	} else {
+		err = withRouteProblems(fs.Arg(0), err)
 	}
 	fmt.Fprintln(stderr, err)
 	return nil, exitFailure
+}
+
+// withRouteProblems adds route-table problems (conflicting routes, bad
+// templates) to a config's validation errors, so that one run of
+// `bouncer validate` lists every problem, not only those found before
+// the route tables are compiled.
+func withRouteProblems(path string, err error) error {
+	var es configs.Errors
+	data, rerr := os.ReadFile(path)
+	if !errors.As(err, &es) || rerr != nil {
+		return err
+	}
+	cfg, _ := configs.DecodePartial(data, path)
+	if cfg == nil {
+		return err
+	}
+	for i := range cfg.Routes {
+		if cfg.Routes[i].Name == "" {
+			cfg.Routes[i].Name = fmt.Sprintf("route-%d", i)
+		}
+	}
+	_, rerrs := buildTables(cfg, make([]*l7.Route, len(cfg.Routes)))
+	seen := map[string]bool{}
+	for _, e := range es {
+		seen[e.Path] = true
+	}
+	for _, e := range rerrs {
+		if !seen[e.Path] {
+			es = append(es, e)
+		}
+	}
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Line < es[j].Line })
+	return es
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
