@@ -1,0 +1,101 @@
+// Command backend is the origin server every benchmark target proxies to.
+//
+// It answers GET /64 and GET /4k with a fixed body of 64 and 4096 bytes over
+// HTTP/1.1 keep-alive on -addr, and, when -tls-addr is set, the same routes
+// over TLS (ALPN h2 or http/1.1) so that the "direct" target can serve the
+// h2-tls scenario too. Run it with GOMAXPROCS=1 (bench/run.sh does).
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:18080", "host:port of the plain HTTP/1.1 listener")
+	tlsAddr := flag.String("tls-addr", "", "host:port of the TLS listener (empty: none)")
+	cert := flag.String("cert", "", "PEM certificate for -tls-addr")
+	key := flag.String("key", "", "PEM private key for -tls-addr")
+	flag.Parse()
+	if err := run(*addr, *tlsAddr, *cert, *key); err != nil {
+		log.Fatalf("backend: %v", err)
+	}
+}
+
+// run serves until SIGTERM or SIGINT, or until a listener fails.
+func run(addr, tlsAddr, cert, key string) error {
+	errc := make(chan error, 2)
+	plain := newServer()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	go func() { errc <- plain.Serve(ln) }()
+	secure := newServer()
+	if tlsAddr != "" {
+		tln, err := net.Listen("tcp", tlsAddr)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", tlsAddr, err)
+		}
+		go func() { errc <- secure.ServeTLS(tln, cert, key) }()
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case <-sig:
+		plain.Close()
+		secure.Close()
+		return nil
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve: %w", err)
+	}
+}
+
+// newServer returns a server with no timeouts that would cut keep-alive
+// connections during a run, and no logging of client errors.
+func newServer() *http.Server {
+	return &http.Server{
+		Handler:           newHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ErrorLog:          log.New(discard{}, "", 0),
+	}
+}
+
+// newHandler serves the fixed bodies; anything else is 404.
+func newHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /64", fixed(64))
+	mux.Handle("GET /4k", fixed(4096))
+	return mux
+}
+
+// fixed answers with n bytes of 'x' and an explicit Content-Length, so that
+// no response is chunked whatever the proxy in front.
+func fixed(n int) http.Handler {
+	body := bytes.Repeat([]byte{'x'}, n)
+	length := strconv.Itoa(n)
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = []string{"text/plain"}
+		h["Content-Length"] = []string{length}
+		w.Write(body)
+	})
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// series is one figure over rounds.
+type series []float64
+
+// String is "median (min–max)", or "–" with no values.
+func (v series) String() string {
+	if len(v) == 0 {
+		return "–"
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", median(s), s[0], s[len(s)-1])
+}
+
+// median of sorted values.
+func median(s []float64) float64 {
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// medianOf is the median of unsorted values, 0 with none.
+func medianOf(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return median(s)
+}
+
+// Row is one line of the summary: a target in a scenario, its figures
+// taken pairwise within each round against the reference and direct.
+type Row struct {
+	Scenario, Target string
+	Ref              bool
+	RPS              series // absolute, requests per second
+	Thrpt, Latency   series // target / reference
+	ProxyCPU         series // cores used by the target
+	OpsCPU           series // (rps/cpu) / reference's
+	VsDirect         series // rps / direct's
+}
+
+// sampleKey finds the used sample of a target in a round.
+type sampleKey struct {
+	round            int
+	scenario, target string
+}
+
+// Summarize builds the summary rows, in job order. ref is the reference
+// target's name; a scenario without it uses its first target instead.
+func Summarize(samples []Sample, jobs []Job, ref string) []Row {
+	used := make(map[sampleKey]Sample)
+	rounds := 0
+	for _, s := range samples {
+		if s.used() {
+			used[sampleKey{s.Round, s.Scenario.Name, s.Target}] = s
+		}
+		rounds = max(rounds, s.Round)
+	}
+	var rows []Row
+	for _, group := range byScenario(jobs) {
+		scen := group[0].Scenario.Name
+		refName := group[0].Target.Name
+		for _, j := range group {
+			if j.Target.Name == ref {
+				refName = ref
+			}
+		}
+		for _, j := range group {
+			row := Row{Scenario: scen, Target: j.Target.Name, Ref: j.Target.Name == refName}
+			for r := 1; r <= rounds; r++ {
+				row.add(used, r, refName)
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// add appends round r's figures to the row, those that can be taken.
+func (row *Row) add(used map[sampleKey]Sample, r int, refName string) {
+	t, ok := used[sampleKey{r, row.Scenario, row.Target}]
+	if !ok {
+		return
+	}
+	row.RPS = append(row.RPS, t.Result.RPS)
+	if t.Usage.Proxy > 0 {
+		row.ProxyCPU = append(row.ProxyCPU, t.Usage.Proxy)
+	}
+	if ref, ok := used[sampleKey{r, row.Scenario, refName}]; ok && ref.Result.RPS > 0 {
+		row.Thrpt = append(row.Thrpt, t.Result.RPS/ref.Result.RPS)
+		if ref.Result.LatencyMS > 0 {
+			row.Latency = append(row.Latency, t.Result.LatencyMS/ref.Result.LatencyMS)
+		}
+		if t.Usage.Proxy > 0 && ref.Usage.Proxy > 0 {
+			row.OpsCPU = append(row.OpsCPU,
+				(t.Result.RPS/t.Usage.Proxy)/(ref.Result.RPS/ref.Usage.Proxy))
+		}
+	}
+	if d, ok := used[sampleKey{r, row.Scenario, "direct"}]; ok && d.Result.RPS > 0 {
+		row.VsDirect = append(row.VsDirect, t.Result.RPS/d.Result.RPS)
+	}
+}
+
+// WriteSummary prints the summary as a Markdown table.
+func WriteSummary(w io.Writer, rows []Row) {
+	fmt.Fprintln(w, "| scenario | target | rps | thrpt vs ref | lat vs ref | proxy CPU | ops/CPU vs ref | vs direct |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		name := r.Target
+		if r.Ref {
+			name = "**" + name + "** (ref)"
+		}
+		cpu := "–"
+		if len(r.ProxyCPU) > 0 {
+			cpu = fmt.Sprintf("%.2f", medianOf(r.ProxyCPU))
+		}
+		rps := "–"
+		if len(r.RPS) > 0 {
+			rps = fmt.Sprintf("%.0f", medianOf(r.RPS))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %v | %v | %s | %v | %v |\n",
+			r.Scenario, name, rps, r.Thrpt, r.Latency, cpu, r.OpsCPU, r.VsDirect)
+	}
+}
+
+// WriteRaw prints every attempt, used or not.
+func WriteRaw(w io.Writer, samples []Sample) {
+	fmt.Fprintln(w, "| round | try | scenario | target | status | rps | latency ms | requests | errors | window s | proxy CPU | load CPU | backend CPU | proxy core irq | foreign proxy | foreign load | note |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, s := range samples {
+		u := s.Usage
+		fmt.Fprintf(w, "| %d | %d | %s | %s | %s | %.1f | %s=%.3f | %d | %d | %.2f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %s |\n",
+			s.Round, s.Attempt, s.Scenario.Name, s.Target, s.Status, s.Result.RPS,
+			s.Scenario.Latency, s.Result.LatencyMS, s.Result.Requests, s.Result.Errors,
+			u.Window, u.Proxy, u.Load, u.Backend, u.ProxyIRQ, u.ForeignProxy, u.ForeignLoad,
+			strings.ReplaceAll(s.Err, "|", "/"))
+	}
+}
+
+// WriteNoise prints, per job, how much foreign CPU the samples saw and
+// what was retaken.
+func WriteNoise(w io.Writer, samples []Sample, jobs []Job) {
+	fmt.Fprintln(w, "| scenario | target | attempts | retaken (N) | kept noisy (n) | errors (E) | foreign proxy med/max | foreign load med/max |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	for _, j := range jobs {
+		var n, retaken, kept, errs int
+		var fp, fl []float64
+		for _, s := range samples {
+			if s.Scenario.Name != j.Scenario.Name || s.Target != j.Target.Name {
+				continue
+			}
+			n++
+			switch s.Status {
+			case statusNoisy:
+				retaken++
+			case statusKept:
+				kept++
+			case statusError:
+				errs++
+				continue
+			}
+			fp = append(fp, s.Usage.ForeignProxy)
+			fl = append(fl, s.Usage.ForeignLoad)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %.2f/%.2f | %.2f/%.2f |\n",
+			j.Scenario.Name, j.Target.Name, n, retaken, kept, errs,
+			medianOf(fp), slices.Max(append(fp, 0)), medianOf(fl), slices.Max(append(fl, 0)))
+	}
+}
