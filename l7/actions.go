@@ -15,13 +15,13 @@ import (
 type Respond struct {
 	status int
 	body   []byte
-	ctype  string
-	length string
+	ctype  []string // header values built once; one element, so appends copy
+	length []string
 }
 
 // NewRespond compiles a direct response.
 func NewRespond(c configs.RespondAction) *Respond {
-	return &Respond{status: c.Status, body: []byte(c.Body), ctype: c.ContentType, length: strconv.Itoa(len(c.Body))}
+	return &Respond{status: c.Status, body: []byte(c.Body), ctype: []string{c.ContentType}, length: []string{strconv.Itoa(len(c.Body))}}
 }
 
 func (a *Respond) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,9 +33,9 @@ func (a *Respond) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	if len(a.body) > 0 {
-		h.Set("Content-Type", a.ctype)
+		h["Content-Type"] = a.ctype
 	}
-	h.Set("Content-Length", a.length)
+	h["Content-Length"] = a.length
 	w.WriteHeader(a.status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(a.body)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 )
 
@@ -96,7 +97,7 @@ type Info struct {
 	Upstream  string
 	Endpoint  string
 	RequestID string
-	ClientIP  string
+	Client    netip.Addr // the original client (see Trusted.ClientAddr)
 	Tries     int
 	Status    int // set by handlers that answer outside the ResponseWriter (protocol upgrades)
 	Err       *Error

@@ -61,13 +61,17 @@ func (g *Gateway) serve(listener string, w http.ResponseWriter, r *http.Request)
 		}
 	}
 
-	info.RequestID = r.Header.Get(s.RequestIDHeader)
-	if !validRequestID(info.RequestID) {
-		info.RequestID = g.ids.next()
-		r.Header.Set(s.RequestIDHeader, info.RequestID)
+	key := s.requestIDKey()
+	var ids []string
+	if v := r.Header[key]; len(v) == 1 && validRequestID(v[0]) {
+		ids = v
+	} else {
+		ids = []string{g.ids.next()}
+		r.Header[key] = ids
 	}
-	w.Header().Set(s.RequestIDHeader, info.RequestID)
-	info.ClientIP = s.Trusted.ClientAddr(r, PeerAddr(r)).String()
+	info.RequestID = ids[0]
+	w.Header()[key] = ids // shared: both maps hold a one-element slice, replaced, never appended in place
+	info.Client = s.Trusted.ClientAddr(r, PeerAddr(r))
 
 	g.route(s, listener, &x.rec, r)
 	if s.AccessLog || g.metrics != nil {
@@ -136,7 +140,7 @@ func (g *Gateway) record(s *Snapshot, listener string, r *http.Request, rec *rec
 	attrs := []slog.Attr{
 		slog.String("request_id", info.RequestID),
 		slog.String("listener", listener),
-		slog.String("client", info.ClientIP),
+		slog.String("client", info.Client.String()),
 		slog.String("method", r.Method),
 		slog.String("host", r.Host),
 		slog.String("path", r.RequestURI),

@@ -162,7 +162,7 @@ func echoTerminal(trusted *l7.Trusted) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(echoed{
 			Route: info.Route, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Host: r.Host,
-			Header: r.Header, Forwarded: fwd, ClientIP: info.ClientIP,
+			Header: r.Header, Forwarded: fwd, ClientIP: info.Client.String(),
 			RequestID: l7.RequestIDFrom(r.Context()), TLS: r.TLS != nil, Body: string(body),
 		})
 	})

@@ -27,3 +27,9 @@ type Snapshot struct {
 	MaxBodyBytes    int64
 	AccessLog       bool
 }
+
+// requestIDKey is RequestIDHeader in canonical form (cheap when it
+// already is, as with the default).
+func (s *Snapshot) requestIDKey() string {
+	return http.CanonicalHeaderKey(s.RequestIDHeader)
+}
