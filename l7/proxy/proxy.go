@@ -176,8 +176,8 @@ func (p *Proxy) hashKey(r *http.Request) (uint64, bool) {
 }
 
 func (p *Proxy) clientIP(r *http.Request) string {
-	if info := l7.InfoFrom(r.Context()); info != nil && info.ClientIP != "" {
-		return info.ClientIP
+	if info := l7.InfoFrom(r.Context()); info != nil && info.Client.IsValid() {
+		return info.Client.String()
 	}
 	return p.o.Trusted.ClientAddr(r, l7.PeerAddr(r)).String()
 }
