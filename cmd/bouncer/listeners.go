@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/l7"
+	"golang.org/x/sys/unix"
+)
+
+// bindListeners opens sockets for new or changed listeners. Unchanged
+// ones are kept (keep[name]). Sockets use SO_REUSEPORT so a changed
+// listener can bind its address while the old socket still accepts. On
+// error every socket opened here is closed again.
+func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map[string]bool, error) {
+	started := map[string]*runningServer{}
+	keep := map[string]bool{}
+	for _, lc := range cfg.Listeners {
+		key, err := listenerKey(lc)
+		if err != nil {
+			closeAll(started)
+			return nil, nil, cfg.Errorf("listeners", "listener %s: %v", lc.Name, err)
+		}
+		if rs, ok := a.servers[lc.Name]; ok && rs.key == key {
+			keep[lc.Name] = true
+			continue
+		}
+		pk := portKey(lc)
+		p, ok := a.ports[pk]
+		if !ok {
+			ln, err := listen(lc.Address)
+			if err != nil {
+				closeAll(started)
+				a.closeUnusedPorts()
+				return nil, nil, fmt.Errorf("listener %s: %w", lc.Name, err)
+			}
+			p = newPort(ln, a.log)
+			a.ports[pk] = p
+		}
+		h := p.newHandoff()
+		srv, err := l7.NewServer(h, lc, a.gw.Handler(lc.Name), a.metrics, a.log)
+		if err != nil {
+			closeAll(started)
+			a.closeUnusedPorts()
+			return nil, nil, err
+		}
+		started[lc.Name] = &runningServer{srv: srv, key: key, port: pk, h: h, done: make(chan struct{})}
+	}
+	return started, keep, nil
+}
+
+// closeUnusedPorts closes sockets that no current server owns: those of
+// removed listeners, and those bound by a reload that then failed.
+func (a *App) closeUnusedPorts() {
+	used := map[string]bool{}
+	for _, rs := range a.servers {
+		used[rs.port] = true
+	}
+	for k, p := range a.ports {
+		if !used[k] {
+			p.Close()
+			delete(a.ports, k)
+		}
+	}
+}
+
+func closeAll(m map[string]*runningServer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, rs := range m {
+		_ = rs.srv.Shutdown(ctx)
+	}
+}
+
+// listenerKey fingerprints what requires a new socket or server when it
+// changes: the listener settings and its certificate files' contents.
+func listenerKey(lc configs.Listener) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s|%v|%+v", lc.Address, lc.Protocols, lc.Limits)
+	if lc.TLS != nil {
+		for _, f := range []string{lc.TLS.CertFile, lc.TLS.KeyFile} {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return "", err
+			}
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func listen(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	return lc.Listen(context.Background(), "tcp", addr)
+}
+
+func (a *App) serve(rs *runningServer) {
+	defer close(rs.done)
+	if err := rs.srv.Serve(); err != nil {
+		a.log.Error("listener stopped", "listener", rs.srv.Name, "error", err.Error())
+		select {
+		case a.errc <- fmt.Errorf("listener %s: %w", rs.srv.Name, err):
+		default:
+		}
+	}
+}
+
+// retire drains servers of listeners that are gone or changed, in the
+// background: their in-flight requests finish on their connections.
+func (a *App) retire(rss []*runningServer, timeout time.Duration) {
+	for _, rs := range rss {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			_ = rs.srv.Shutdown(ctx)
+			<-rs.done
+		}()
+	}
+}
