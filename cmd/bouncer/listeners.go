@@ -16,9 +16,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bindListeners opens sockets for new or changed listeners. Unchanged
-// ones are kept (keep[name]). Sockets use SO_REUSEPORT so a changed
-// listener can bind its address while the old socket still accepts. On
+// bindListeners prepares servers for new or changed listeners; unchanged
+// ones are kept (keep[name]). A changed listener keeps its socket (see
+// port) and gets a new server on it. New sockets use SO_REUSEPORT, so a
+// renamed listener can bind an address the old socket still holds. On
 // error every socket opened here is closed again.
 func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map[string]bool, error) {
 	started := map[string]*runningServer{}
