@@ -18,16 +18,11 @@ import (
 	"github.com/bouncer-proxy/bouncer/l7/route"
 )
 
-// knownH2specFailures are the h2spec cases that Go's HTTP/2 server
-// (golang.org/x/net/http2) fails by design; each is explained in the
-// README's conformance section. Any other failure fails the test.
+// knownH2specFailures are the h2spec cases Bouncer fails by design; each
+// is explained in the README's conformance section. Any other failure
+// fails the test. (The cases Go's HTTP/2 server fails on its own, 6.5.3/1
+// and 8.1.2.2/1-2, pass through the listener's h2 guard.)
 var knownH2specFailures = map[string]bool{
-	// Go rejects a SETTINGS frame that repeats an id (a flood defence).
-	"http2/6.5.3/1": true,
-	// Go answers 400 to connection-specific headers and TE other than
-	// "trailers" instead of a PROTOCOL_ERROR stream reset.
-	"http2/8.1.2.2/1": true,
-	"http2/8.1.2.2/2": true,
 	// With http1 and h2c on one port, an invalid preface is parsed as an
 	// HTTP/1.1 request and answered 400 before the close.
 	"http2/3.5/2": true,

@@ -68,6 +68,9 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics
 		MaxHeaderBytes:   int(lim.MaxHeaderBytes),
 		HandshakeTimeout: lim.ReadHeaderTimeout.D(),
 		Logger:           logger,
+		// The h2 guard in front of s.h2 must know what it reads.
+		H2MaxFrameSize:    int(s.h2.MaxReadFrameSize),
+		H2HeaderTableSize: s.h2.MaxDecoderHeaderTableSize,
 	}
 	if m != nil {
 		g := m.ActiveConns.WithLabelValues(cfg.Name)

@@ -133,9 +133,11 @@ func (s *Server) servePlain(c *trackedConn) {
 	s.serveHTTP1(pc, c)
 }
 
+// serveH2 hands c, behind the h2 guard (h2guard.go), to the h2 callback.
 func (s *Server) serveH2(c net.Conn) {
 	if s.h2 != nil {
-		s.h2(c)
+		s.h2(newH2Guard(c, h2GuardConfig{maxFrame: s.opts.H2MaxFrameSize, maxBlock: s.opts.MaxHeaderBytes,
+			tableSize: s.opts.H2HeaderTableSize, prefaceLen: len(h2Preface)}))
 	}
 	_ = c.Close()
 }

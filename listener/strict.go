@@ -233,15 +233,19 @@ func linger(c net.Conn) {
 }
 
 // TLSState returns the TLS state of a connection handed out by
-// HTTP1Listener (or of a *tls.Conn), or nil for plain TCP.
+// HTTP1Listener or handed to the h2 callback (or of a *tls.Conn), or nil
+// for plain TCP.
 //
 // net/http fills Request.TLS only when the connection is a *tls.Conn, which
 // a strict connection is not. The L7 server therefore sets
 // http.Server.ConnContext to store TLSState(c) in the context and copies it
 // into Request.TLS before routing.
 func TLSState(c net.Conn) *tls.ConnectionState {
-	if sc, ok := c.(*strictConn); ok {
-		c = sc.Conn
+	switch w := c.(type) {
+	case *strictConn:
+		c = w.Conn
+	case *h2GuardTLSConn:
+		c = w.tc
 	}
 	if tc, ok := c.(*tls.Conn); ok {
 		st := tc.ConnectionState()
