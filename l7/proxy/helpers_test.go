@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -38,7 +37,14 @@ type gateway struct {
 
 // startGateway parses cfgText (listener addresses are replaced by fresh
 // loopback ports), builds and serves it, and stops it all at test end.
-func startGateway(t *testing.T, cfgText string) *gateway {
+func startGateway(t testing.TB, cfgText string) *gateway {
+	t.Helper()
+	return startGatewayWith(t, cfgText, nil)
+}
+
+// startGatewayWith is startGateway with each upstream transport passed
+// through wrap (nil: used as built).
+func startGatewayWith(t testing.TB, cfgText string, wrap func(http.RoundTripper) http.RoundTripper) *gateway {
 	t.Helper()
 	cfg, err := configs.Parse([]byte(cfgText), "test.yaml")
 	if err != nil {
@@ -57,7 +63,7 @@ func startGateway(t *testing.T, cfgText string) *gateway {
 		g.clusters[name] = c
 	}
 	snap := &l7.Snapshot{
-		Tables:          buildTables(t, cfg, g.clusters, tr, metrics),
+		Tables:          buildTables(t, cfg, g.clusters, tr, metrics, wrap),
 		Trusted:         trustedOf(t, cfg),
 		RequestIDHeader: cfg.Server.RequestIDHeader,
 		MaxBodyBytes:    int64(cfg.Server.MaxBodyBytes),
@@ -97,7 +103,7 @@ func startGateway(t *testing.T, cfgText string) *gateway {
 
 // buildTables makes each route's terminal as cmd/bouncer does and compiles
 // one table per listener.
-func buildTables(t *testing.T, cfg *configs.Config, clusters map[string]*upstream.Cluster, tr *proxy.Transports, m *l7.Metrics) map[string]*route.Table[*l7.Route] {
+func buildTables(t testing.TB, cfg *configs.Config, clusters map[string]*upstream.Cluster, tr *proxy.Transports, m *l7.Metrics, wrap func(http.RoundTripper) http.RoundTripper) map[string]*route.Table[*l7.Route] {
 	t.Helper()
 	trusted := trustedOf(t, cfg)
 	routes := make([]*l7.Route, len(cfg.Routes))
@@ -109,6 +115,9 @@ func buildTables(t *testing.T, cfg *configs.Config, clusters map[string]*upstrea
 			rtr, scheme, err := tr.Get(rc.Proxy.Upstream, c.Config(), c)
 			if err != nil {
 				t.Fatalf("transport %s: %v", rc.Proxy.Upstream, err)
+			}
+			if wrap != nil {
+				rtr = wrap(rtr)
 			}
 			rt.Terminal = proxy.New(proxy.Options{Cluster: c, Transport: rtr, Scheme: scheme, Action: *rc.Proxy, Trusted: trusted, Metrics: m})
 		case rc.Redirect != nil:
@@ -148,7 +157,7 @@ func buildTables(t *testing.T, cfg *configs.Config, clusters map[string]*upstrea
 	return tables
 }
 
-func trustedOf(t *testing.T, cfg *configs.Config) *l7.Trusted {
+func trustedOf(t testing.TB, cfg *configs.Config) *l7.Trusted {
 	t.Helper()
 	var prefixes []netip.Prefix
 	for _, p := range cfg.Server.TrustedProxies {
@@ -202,7 +211,7 @@ type backend struct {
 }
 
 // newBackend starts an HTTP/1.1 backend running h; it is closed at test end.
-func newBackend(t *testing.T, h http.HandlerFunc) *backend {
+func newBackend(t testing.TB, h http.HandlerFunc) *backend {
 	t.Helper()
 	b := newUnstarted(h)
 	b.Start()
@@ -258,7 +267,7 @@ func closedAddr(t *testing.T) string {
 }
 
 // newClient is an HTTP/1.1 client with its own connection pool.
-func newClient(t *testing.T) *http.Client {
+func newClient(t testing.TB) *http.Client {
 	t.Helper()
 	tr := &http.Transport{ForceAttemptHTTP2: false, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -384,14 +393,4 @@ func recv[T any](t *testing.T, ch <-chan T, within time.Duration, what string) T
 	}
 	var zero T
 	return zero
-}
-
-// testdataTLS returns the absolute path of a file in the repo's testdata/tls.
-func testdataTLS(t *testing.T, name string) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "..", "testdata", "tls", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }

@@ -195,3 +195,13 @@ func TestClientProtocols(t *testing.T) {
 		})
 	}
 }
+
+// testdataTLS returns the absolute path of a file in the repo's testdata/tls.
+func testdataTLS(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "testdata", "tls", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -35,6 +35,7 @@ type Proxy struct {
 	name    string
 	retry   retryPolicy
 	hashOn  *configs.HashOn
+	hashed  bool // the balancer hashes (ring_hash, maglev)
 	timeout time.Duration
 	perTry  time.Duration
 }
@@ -52,6 +53,7 @@ func New(o Options) *Proxy {
 		name:    o.Cluster.Name(),
 		retry:   newRetryPolicy(o.Action.Retry),
 		hashOn:  cfg.HashOn,
+		hashed:  cfg.Balance == "ring_hash" || cfg.Balance == "maglev",
 		timeout: o.Action.Timeout.D(),
 		perTry:  o.Action.PerTryTimeout.D(),
 	}
@@ -71,13 +73,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 
-	out, body := p.outgoing(r)
 	hash, hasHash := p.hashKey(r)
 	var deadline time.Time
 	if p.timeout > 0 {
 		deadline = time.Now().Add(p.timeout)
 	}
-	var tried []*upstream.Endpoint
+	var out *http.Request          // built by the first try
+	var tried []*upstream.Endpoint // grown only on retries
 	// A retry counts against the budget until it ends, not only during its
 	// back-off, so the budget bounds the retries actually in flight.
 	releaseRetry := func() {}
@@ -88,16 +90,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			l7.WriteError(w, r, l7.Wrap(err, http.StatusServiceUnavailable, l7.CodeUnavailable, "no healthy endpoint in upstream "+p.name))
 			return
 		}
-		tried = append(tried, ep)
 		if info != nil {
 			info.Endpoint, info.Tries = ep.Address(), attempt+1
 		}
-		t := p.try(r, out, ep, deadline)
-		if t.retryable(p.retry, r.Method) && attempt < p.retry.attempts && !body.started() && !deadlineNear(deadline) {
+		t := p.try(r, &out, ep, deadline)
+		if t.retryable(p.retry, r.Method) && attempt < p.retry.attempts && !bodyStarted(out) && !deadlineNear(deadline) {
 			releaseRetry()
 			releaseRetry = func() {}
 			if rel, ok := p.o.Cluster.AcquireRetry(); ok {
 				releaseRetry = rel
+				tried = append(tried, ep)
 				t.discard()
 				if !sleepCtx(r.Context(), p.retry.backoff(attempt)) {
 					return
@@ -110,11 +112,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// outgoing prepares the request sent upstream (its URL host is set per try).
-func (p *Proxy) outgoing(r *http.Request) (*http.Request, *trackedBody) {
-	out := r.Clone(r.Context())
+// outgoing prepares the request sent upstream with ctx, to host: built
+// once per request, by the first try; later tries send copies.
+func (p *Proxy) outgoing(ctx context.Context, r *http.Request, host string) *http.Request {
+	out := r.Clone(ctx)
 	out.RequestURI = ""
 	out.URL.Scheme = p.o.Scheme
+	out.URL.Host = host
 	out.Close = false
 	reqUpgrade := upgradeType(r.Header)
 	removeHopHeaders(out.Header)
@@ -131,15 +135,18 @@ func (p *Proxy) outgoing(r *http.Request) (*http.Request, *trackedBody) {
 		out.Header["User-Agent"] = nil // keep Go from adding its own
 	}
 	p.o.Trusted.SetForwarded(out.Header, r, l7.PeerAddr(r))
-	tb := &trackedBody{}
+	out.Body = nil
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		tb.rc = r.Body
-		out.Body = tb
-	} else {
-		out.Body = nil
-		tb.rc = nil
+		out.Body = &trackedBody{rc: r.Body}
 	}
-	return out, tb
+	return out
+}
+
+// bodyStarted reports whether any of out's body was read (then it cannot
+// be replayed).
+func bodyStarted(out *http.Request) bool {
+	tb, ok := out.Body.(*trackedBody)
+	return ok && tb.started()
 }
 
 func httpTEHasTrailers(h http.Header) bool {
@@ -158,8 +165,7 @@ func (p *Proxy) hashKey(r *http.Request) (uint64, bool) {
 	h := p.hashOn
 	switch {
 	case h == nil:
-		cfg := p.o.Cluster.Config()
-		if cfg.Balance != "ring_hash" && cfg.Balance != "maglev" {
+		if !p.hashed {
 			return 0, false
 		}
 		return upstream.HashKey(p.clientIP(r)), true

@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -75,8 +74,18 @@ func flushEach(res *http.Response) bool {
 	if res.ContentLength == -1 {
 		return true
 	}
-	ct, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
-	return ct == "text/event-stream"
+	return isEventStream(res.Header.Get("Content-Type"))
+}
+
+// isEventStream reports whether a Content-Type is text/event-stream, with
+// or without parameters, without parsing (and allocating) the rest.
+func isEventStream(ct string) bool {
+	const es = "text/event-stream"
+	if len(ct) < len(es) || !strings.EqualFold(ct[:len(es)], es) {
+		return false
+	}
+	rest := strings.TrimLeft(ct[len(es):], " \t")
+	return rest == "" || rest[0] == ';'
 }
 
 var errUpstreamRead = errors.New("upstream body read failed")

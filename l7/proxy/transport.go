@@ -142,46 +142,69 @@ func newTransport(cfg configs.Upstream, gate *gateRef) (http.RoundTripper, error
 		}
 		return &countedConn{Conn: c, release: release}, nil
 	}
-	switch cfg.Protocol {
-	case "h2c", "h2":
-		t := &http2.Transport{
-			AllowHTTP:                  cfg.Protocol == "h2c",
-			TLSClientConfig:            tlsCfg,
-			ReadIdleTimeout:            30 * time.Second,
-			PingTimeout:                10 * time.Second,
-			IdleConnTimeout:            cfg.IdleTimeout.D(),
-			StrictMaxConcurrentStreams: false,
-			DialTLSContext: func(ctx context.Context, network, addr string, tc *tls.Config) (net.Conn, error) {
-				c, err := dial(ctx, network, addr)
-				if err != nil || cfg.Protocol == "h2c" {
-					return c, err
-				}
-				tc = tc.Clone()
-				tc.NextProtos = []string{"h2"}
-				tlsConn := tls.Client(c, tc)
-				if err := tlsConn.HandshakeContext(ctx); err != nil {
-					_ = c.Close()
-					return nil, err
-				}
-				return tlsConn, nil
-			},
-		}
-		return t, nil
-	default:
-		return &http.Transport{
-			DialContext:            dial,
-			TLSClientConfig:        tlsCfg,
-			TLSHandshakeTimeout:    cfg.ConnectTimeout.D(),
-			MaxIdleConns:           0,
-			MaxIdleConnsPerHost:    cfg.IdleConns,
-			IdleConnTimeout:        cfg.IdleTimeout.D(),
-			ExpectContinueTimeout:  time.Second,
-			DisableCompression:     true, // pass encodings through untouched
-			ForceAttemptHTTP2:      false,
-			TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{},
-			MaxResponseHeaderBytes: 1 << 20,
-		}, nil
+	if cfg.Protocol == "h2c" || cfg.Protocol == "h2" {
+		return newH2Transport(cfg, tlsCfg, dial), nil
 	}
+	return newHTTP1Transport(cfg, tlsCfg, dial), nil
+}
+
+// dialFunc opens an upstream connection.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// newH2Transport speaks h2c, or h2 over TLS with ALPN, through dial.
+func newH2Transport(cfg configs.Upstream, tlsCfg *tls.Config, dial dialFunc) http.RoundTripper {
+	return &http2.Transport{
+		AllowHTTP:                  cfg.Protocol == "h2c",
+		TLSClientConfig:            tlsCfg,
+		ReadIdleTimeout:            30 * time.Second,
+		PingTimeout:                10 * time.Second,
+		IdleConnTimeout:            cfg.IdleTimeout.D(),
+		StrictMaxConcurrentStreams: false,
+		DialTLSContext: func(ctx context.Context, network, addr string, tc *tls.Config) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil || cfg.Protocol == "h2c" {
+				return c, err
+			}
+			tc = tc.Clone()
+			tc.NextProtos = []string{"h2"}
+			tlsConn := tls.Client(c, tc)
+			if err := tlsConn.HandshakeContext(ctx); err != nil {
+				_ = c.Close()
+				return nil, err
+			}
+			return tlsConn, nil
+		},
+	}
+}
+
+// newHTTP1Transport is the lean HTTP/1.1 transport, with net/http's
+// transport (same dialer, same limits) for the requests it hands over.
+func newHTTP1Transport(cfg configs.Upstream, tlsCfg *tls.Config, dial dialFunc) http.RoundTripper {
+	std := &http.Transport{
+		DialContext:            dial,
+		TLSClientConfig:        tlsCfg,
+		TLSHandshakeTimeout:    cfg.ConnectTimeout.D(),
+		MaxIdleConns:           0,
+		MaxIdleConnsPerHost:    cfg.IdleConns,
+		IdleConnTimeout:        cfg.IdleTimeout.D(),
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true, // pass encodings through untouched
+		ForceAttemptHTTP2:      false,
+		TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{},
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+	var h1TLS *tls.Config
+	if cfg.TLS != nil {
+		h1TLS = tlsCfg
+	}
+	return newH1Transport(h1Options{
+		dial:        dial,
+		tls:         h1TLS,
+		handshake:   cfg.ConnectTimeout.D(),
+		maxIdle:     cfg.IdleConns,
+		idleTimeout: cfg.IdleTimeout.D(),
+		fallback:    std,
+	})
 }
 
 func upstreamTLS(c *configs.UpstreamTLS) (*tls.Config, error) {

@@ -28,41 +28,54 @@ const (
 
 // tryResult is one attempt: a response, or why there is none.
 type tryResult struct {
-	ep     *upstream.Endpoint
-	res    *http.Response
-	err    error
-	fail   failure
-	cancel context.CancelFunc
-	start  time.Time
+	ep       *upstream.Endpoint
+	res      *http.Response
+	err      error
+	fail     failure
+	cancel   context.CancelFunc
+	start    time.Time
+	timedOut atomic.Bool
 }
 
-// try sends out to ep once. On success the caller owns res and must call
-// discard or finish; the endpoint's Done is reported when the exchange ends.
-func (p *Proxy) try(r, out *http.Request, ep *upstream.Endpoint, deadline time.Time) *tryResult {
-	ctx, cancel := context.WithCancel(r.Context())
-	t := &tryResult{ep: ep, cancel: cancel, start: time.Now()}
+// noCancel is the cancel of a try without a timeout of its own.
+func noCancel() {}
+
+// try sends the request to ep once; *out is the outgoing request, built
+// on the first try. On success the caller owns res and must call discard
+// or finish; the endpoint's Done is reported when the exchange ends.
+// Without a timeout the try runs in the client's context: no timer, no
+// context of its own.
+func (p *Proxy) try(r *http.Request, out **http.Request, ep *upstream.Endpoint, deadline time.Time) *tryResult {
+	t := &tryResult{ep: ep, cancel: noCancel, start: time.Now()}
 	limit := p.perTry
 	if !deadline.IsZero() {
 		if rem := time.Until(deadline); limit == 0 || rem < limit {
 			limit = rem
 		}
 	}
-	var timedOut atomic.Bool
+	ctx := r.Context()
 	var timer *time.Timer
 	if limit > 0 {
-		timer = time.AfterFunc(limit, func() { timedOut.Store(true); cancel() })
+		ctx, t.cancel = context.WithCancel(ctx)
+		timer = time.AfterFunc(limit, t.expire)
 	}
-	req := out.WithContext(ctx)
-	u := *out.URL
-	u.Host = ep.Address()
-	req.URL = &u
+	var req *http.Request
+	if *out == nil {
+		req = p.outgoing(ctx, r, ep.Address())
+		*out = req
+	} else {
+		req = (*out).WithContext(ctx)
+		u := *req.URL
+		u.Host = ep.Address()
+		req.URL = &u
+	}
 	ep.Start()
 	res, err := p.o.Transport.RoundTrip(req)
 	if timer != nil && !timer.Stop() {
-		timedOut.Store(true) // fired while headers arrived: the body is cut anyway
+		t.timedOut.Store(true) // fired while headers arrived: the body is cut anyway
 	}
 	switch {
-	case err == nil && !timedOut.Load():
+	case err == nil && !t.timedOut.Load():
 		t.res = res
 		return t
 	case err == nil:
@@ -70,10 +83,16 @@ func (p *Proxy) try(r, out *http.Request, ep *upstream.Endpoint, deadline time.T
 		err = context.DeadlineExceeded
 	}
 	t.err = err
-	t.fail = classify(r.Context(), err, timedOut.Load())
+	t.fail = classify(r.Context(), err, t.timedOut.Load())
 	t.report(0)
-	cancel()
+	t.cancel()
 	return t
+}
+
+// expire ends a try that ran out of time.
+func (t *tryResult) expire() {
+	t.timedOut.Store(true)
+	t.cancel()
 }
 
 func classify(clientCtx context.Context, err error, timedOut bool) failure {
