@@ -111,11 +111,14 @@ func forwardedNode(a netip.Addr) string {
 	return a.String()
 }
 
+// quotedPairs escapes a value for an RFC 7230 quoted-string.
+var quotedPairs = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
 func quoteIfNeeded(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c == '-' || c == '.' || c == '_' || c == '~' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+			return `"` + quotedPairs.Replace(s) + `"`
 		}
 	}
 	return s
