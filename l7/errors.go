@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"time"
 )
 
 // Error is the one request-time error type: an HTTP status, a stable
@@ -99,8 +100,11 @@ type Info struct {
 	RequestID string
 	Client    netip.Addr // the original client (see Trusted.ClientAddr)
 	Tries     int
-	Status    int // set by handlers that answer outside the ResponseWriter (protocol upgrades)
-	Err       *Error
+	// UpstreamTime is the time spent on upstream tries, to the end of
+	// the response body.
+	UpstreamTime time.Duration
+	Status       int // set by handlers that answer outside the ResponseWriter (protocol upgrades)
+	Err          *Error
 }
 
 type infoKey struct{}

@@ -152,7 +152,8 @@ func (g *Gateway) record(s *Snapshot, listener string, r *http.Request, rec *rec
 		slog.String("route", routeName),
 	}
 	if info.Upstream != "" {
-		attrs = append(attrs, slog.String("upstream", info.Upstream), slog.String("endpoint", info.Endpoint), slog.Int("tries", info.Tries))
+		attrs = append(attrs, slog.String("upstream", info.Upstream), slog.String("endpoint", info.Endpoint), slog.Int("tries", info.Tries),
+			slog.Float64("upstream_ms", float64(info.UpstreamTime.Microseconds())/1000))
 	}
 	if info.Err != nil {
 		attrs = append(attrs, slog.String("error", info.Err.Error()))

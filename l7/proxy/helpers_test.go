@@ -33,6 +33,7 @@ type gateway struct {
 	URL      string // scheme://127.0.0.1:port of the first listener
 	Addr     string // 127.0.0.1:port of the first listener
 	clusters map[string]*upstream.Cluster
+	Log      *lockedBuffer // the JSON access log (when the config enables it)
 }
 
 // startGateway parses cfgText (listener addresses are replaced by fresh
@@ -69,7 +70,8 @@ func startGatewayWith(t testing.TB, cfgText string, wrap func(http.RoundTripper)
 		MaxBodyBytes:    int64(cfg.Server.MaxBodyBytes),
 		AccessLog:       cfg.Log.AccessLog,
 	}
-	gw := l7.NewGateway(metrics, discard)
+	g.Log = &lockedBuffer{}
+	gw := l7.NewGateway(metrics, slog.New(slog.NewJSONHandler(g.Log, nil)))
 	gw.Swap(snap)
 	reg.Activate(g.clusters)
 	var servers []*l7.Server

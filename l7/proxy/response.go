@@ -65,7 +65,11 @@ func (p *Proxy) finish(w http.ResponseWriter, r *http.Request, t *tryResult) {
 }
 
 func (p *Proxy) observe(t *tryResult, status int) {
-	p.o.Metrics.ObserveUpstream(p.name, status, time.Since(t.start))
+	d := time.Since(t.start)
+	p.o.Metrics.ObserveUpstream(p.name, status, d)
+	if t.info != nil {
+		t.info.UpstreamTime += d
+	}
 }
 
 // flushEach reports whether every chunk should be flushed at once:

@@ -35,6 +35,7 @@ type tryResult struct {
 	cancel   context.CancelFunc
 	start    time.Time
 	timedOut atomic.Bool
+	info     *l7.Info // the request's record, for the access log (may be nil)
 }
 
 // noCancel is the cancel of a try without a timeout of its own.
@@ -46,7 +47,7 @@ func noCancel() {}
 // Without a timeout the try runs in the client's context: no timer, no
 // context of its own.
 func (p *Proxy) try(r *http.Request, out **http.Request, ep *upstream.Endpoint, deadline time.Time) *tryResult {
-	t := &tryResult{ep: ep, cancel: noCancel, start: time.Now()}
+	t := &tryResult{ep: ep, cancel: noCancel, start: time.Now(), info: l7.InfoFrom(r.Context())}
 	limit := p.perTry
 	if !deadline.IsZero() {
 		if rem := time.Until(deadline); limit == 0 || rem < limit {
