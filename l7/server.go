@@ -13,15 +13,16 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/l7/h1"
 	"github.com/bouncer-proxy/bouncer/listener"
 )
 
-// Server serves one listener: HTTP/1.1 through net/http behind the strict
+// Server serves one listener: HTTP/1.1 through package h1 behind the strict
 // parser of package listener, and h2 / h2c through x/net/http2.
 type Server struct {
 	Name string
 	ls   *listener.Server
-	h1   *http.Server
+	h1   *h1.Server
 	h2   *http2.Server
 	cfg  configs.Listener
 	// h2base is the BaseConfig of HTTP/2 connections; it never serves,
@@ -33,14 +34,14 @@ type Server struct {
 func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics, logger *slog.Logger) (*Server, error) {
 	lim := cfg.Limits
 	s := &Server{Name: cfg.Name, cfg: cfg}
-	s.h1 = &http.Server{
+	s.h1 = &h1.Server{
 		Handler:           h,
 		ReadHeaderTimeout: lim.ReadHeaderTimeout.D(),
 		ReadTimeout:       lim.ReadTimeout.D(),
 		WriteTimeout:      lim.WriteTimeout.D(),
 		IdleTimeout:       lim.IdleTimeout.D(),
 		MaxHeaderBytes:    int(lim.MaxHeaderBytes),
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		Logger:            logger,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if st := listener.TLSState(c); st != nil {
 				ctx = context.WithValue(ctx, tlsStateKey{}, st)
@@ -57,7 +58,7 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics
 		MaxReadFrameSize: 16384,
 	}
 	s.h2base = &http.Server{Handler: h, ReadHeaderTimeout: s.h1.ReadHeaderTimeout, IdleTimeout: s.h1.IdleTimeout,
-		MaxHeaderBytes: s.h1.MaxHeaderBytes, ErrorLog: s.h1.ErrorLog}
+		MaxHeaderBytes: s.h1.MaxHeaderBytes, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 	if err := http2.ConfigureServer(s.h2base, s.h2); err != nil {
 		return nil, fmt.Errorf("l7: listener %s: %w", cfg.Name, err)
 	}
@@ -108,9 +109,9 @@ func serverTLS(cfg configs.Listener) (*tls.Config, error) {
 	}, nil
 }
 
-// tlsStateKey carries the TLS state of an HTTP/1.1 connection that
-// net/http cannot see (it only looks for *tls.Conn, and ours is wrapped by
-// the strict parser); Gateway copies it to r.TLS.
+// tlsStateKey carries the TLS state of an HTTP/1.1 connection (package h1
+// does not fill r.TLS, and the connection is wrapped by the strict parser
+// anyway); Gateway copies it to r.TLS.
 type tlsStateKey struct{}
 
 // Addr is the bound address.
@@ -124,7 +125,7 @@ func (s *Server) Serve() error {
 	errc := make(chan error, 2)
 	go func() {
 		err := s.h1.Serve(s.ls.HTTP1Listener())
-		if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		if errors.Is(err, h1.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 			err = nil
 		}
 		errc <- err
@@ -139,11 +140,10 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting, lets in-flight requests finish, and closes
 // what is left when ctx ends.
 //
-// It does not use http.Server.Shutdown for HTTP/1.1: that drops, without
-// an answer, any request read after shutdown began, even the first one of
-// a connection accepted a moment before. Instead keep-alives are turned off
-// (idle connections close now, busy ones after their response), and HTTP/2
-// connections get GOAWAY through h2base.
+// HTTP/1.1 keep-alives are turned off: idle connections close now, busy
+// ones after their response, and one accepted a moment before still gets
+// its first request answered (http.Server.Shutdown would drop it unanswered).
+// HTTP/2 connections get GOAWAY through h2base.
 func (s *Server) Shutdown(ctx context.Context) error {
 	_ = s.ls.Close()
 	// Connections accepted just before the close may still be in their TLS
