@@ -4,9 +4,10 @@
 // drain.
 //
 // Lifecycle: New, then Serve in its own goroutine; HTTP/1.1 connections come
-// out of HTTP1Listener (serve it with an http.Server), HTTP/2 connections go
-// to the h2 callback. To drain: Close (stop accepting), shut the HTTP
-// servers down, Wait with a deadline, then CloseConns.
+// out of HTTP1Listener (serve it with an HTTP/1.1 server: l7/h1, or
+// net/http), HTTP/2 connections go to the h2 callback. To drain: Close (stop
+// accepting), WaitHandoff, shut the HTTP servers down, Wait with a
+// deadline, then CloseConns.
 package listener
 
 import (
@@ -116,9 +117,9 @@ func New(l net.Listener, opts Options, h2 func(c net.Conn)) *Server {
 }
 
 // HTTP1Listener returns the listener that yields validated HTTP/1.1
-// connections; serve it with an http.Server. Its Close (as done by
-// http.Server.Shutdown) stops handing out connections and does not close the
-// socket; connections that arrive after it are closed.
+// connections; serve it with an HTTP/1.1 server. Its Close (as done by a
+// server shutting down) stops handing out connections and does not close
+// the socket; connections that arrive after it are closed.
 func (s *Server) HTTP1Listener() net.Listener { return s.h1 }
 
 // Addr returns the socket's address.
