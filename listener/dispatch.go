@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -146,7 +147,7 @@ func (s *Server) serveH2(c net.Conn) {
 // Accept; raw is the socket under c, watched in case it is closed first.
 func (s *Server) serveHTTP1(c net.Conn, raw *trackedConn) {
 	if !s.opts.HTTP1 {
-		_ = c.Close()
+		lingerClose(c) // not HTTP/2 and HTTP/1.1 is off: end it (RFC 9113 3.4)
 		return
 	}
 	s.h1.deliver(newStrictConn(c, s.opts.MaxHeaderBytes, s.log), raw.closed)
@@ -174,4 +175,17 @@ func (c *prefixConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return nil
+}
+
+// lingerClose ends a connection we will not serve with a clean close: it
+// sends FIN, then reads and drops what the peer already sent (bounded in
+// time and bytes), so that closing with unread data does not turn into a
+// reset the peer sees before it reads ours.
+func lingerClose(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, c, 64<<10)
+	_ = c.Close()
 }
