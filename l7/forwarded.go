@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/bouncer-proxy/bouncer/configs"
 )
 
 // Trusted is the set of proxies whose forwarding headers are believed.
@@ -122,4 +124,17 @@ func quoteIfNeeded(s string) string {
 		}
 	}
 	return s
+}
+
+// TrustedFrom parses server.trusted_proxies (CIDRs or single IPs).
+func TrustedFrom(list []string) (*Trusted, error) {
+	prefixes := make([]netip.Prefix, 0, len(list))
+	for _, p := range list {
+		pfx, err := configs.ParsePrefix(p)
+		if err != nil {
+			return nil, err
+		}
+		prefixes = append(prefixes, pfx)
+	}
+	return NewTrusted(prefixes), nil
 }

@@ -150,3 +150,18 @@ func TestForwardedThroughGateway(t *testing.T) {
 		})
 	}
 }
+
+func TestTrustedFrom(t *testing.T) {
+	tr, err := l7.TrustedFrom([]string{"10.0.0.0/8", "192.0.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]bool{"10.1.2.3": true, "192.0.2.7": true, "192.0.2.8": false, "::ffff:10.0.0.1": true} {
+		if got := tr.Contains(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Contains(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	if _, err := l7.TrustedFrom([]string{"10.0.0.0/33"}); err == nil {
+		t.Error("a bad CIDR was accepted")
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -78,38 +77,19 @@ func startTestGateway(t *testing.T, cfgText string, o gatewayOptions) *testGatew
 // proxy routes.
 func compileSnapshot(t *testing.T, cfg *configs.Config) *l7.Snapshot {
 	t.Helper()
-	var prefixes []netip.Prefix
-	for _, p := range cfg.Server.TrustedProxies {
-		pfx, err := configs.ParsePrefix(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prefixes = append(prefixes, pfx)
+	trusted, err := l7.TrustedFrom(cfg.Server.TrustedProxies)
+	if err != nil {
+		t.Fatal(err)
 	}
-	trusted := l7.NewTrusted(prefixes)
 	routes := make([]*l7.Route, len(cfg.Routes))
 	for i, rc := range cfg.Routes {
-		rt := &l7.Route{Name: rc.Name}
-		switch {
-		case rc.Proxy != nil:
-			rt.Terminal = echoTerminal(trusted)
-		case rc.Redirect != nil:
-			rt.Terminal = l7.NewRedirect(*rc.Redirect)
-		case rc.Respond != nil:
-			rt.Terminal = l7.NewRespond(*rc.Respond)
+		var terminal http.Handler
+		if rc.Proxy != nil {
+			terminal = echoTerminal(trusted)
 		}
-		if rc.Rewrite != nil {
-			rw, err := l7.NewRewriter(rc.Rewrite)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rt.Rewrite = rw
-		}
-		if rc.RequestHeaders != nil {
-			rt.ReqHdr = l7.NewHeaderOps(rc.RequestHeaders)
-		}
-		if rc.ResponseHeaders != nil {
-			rt.RespHdr = l7.NewHeaderOps(rc.ResponseHeaders)
+		rt, err := l7.NewRoute(rc, terminal)
+		if err != nil {
+			t.Fatal(err)
 		}
 		routes[i] = rt
 	}

@@ -3,6 +3,7 @@ package l7
 import (
 	"net/http"
 
+	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l7/route"
 )
 
@@ -32,4 +33,32 @@ type Snapshot struct {
 // already is, as with the default).
 func (s *Snapshot) requestIDKey() string {
 	return http.CanonicalHeaderKey(s.RequestIDHeader)
+}
+
+// NewRoute compiles the parts of a configured route that package l7 owns:
+// the rewrite, the header changes and, when proxy is nil, the redirect or
+// direct response. proxy is the terminal for a proxy route, built by the
+// caller (package l7 does not know upstreams). The error is a bad rewrite.
+func NewRoute(rc configs.Route, proxy http.Handler) (*Route, error) {
+	rt := &Route{Name: rc.Name, Terminal: proxy}
+	switch {
+	case rc.Redirect != nil:
+		rt.Terminal = NewRedirect(*rc.Redirect)
+	case rc.Respond != nil:
+		rt.Terminal = NewRespond(*rc.Respond)
+	}
+	if rc.Rewrite != nil {
+		rw, err := NewRewriter(rc.Rewrite)
+		if err != nil {
+			return nil, err
+		}
+		rt.Rewrite = rw
+	}
+	if rc.RequestHeaders != nil {
+		rt.ReqHdr = NewHeaderOps(rc.RequestHeaders)
+	}
+	if rc.ResponseHeaders != nil {
+		rt.RespHdr = NewHeaderOps(rc.ResponseHeaders)
+	}
+	return rt, nil
 }

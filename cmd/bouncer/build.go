@@ -3,7 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/netip"
+	"net/http"
 	"slices"
 	"sort"
 
@@ -69,9 +69,8 @@ func build(cfg *configs.Config, reg *upstream.Registry, tr *proxy.Transports, m 
 func buildRoute(cfg *configs.Config, i int, clusters map[string]*upstream.Cluster, tr *proxy.Transports, m *l7.Metrics, trusted *l7.Trusted) (*l7.Route, *configs.Error) {
 	rc := cfg.Routes[i]
 	p := fmt.Sprintf("routes[%d]", i)
-	rt := &l7.Route{Name: rc.Name}
-	switch {
-	case rc.Proxy != nil:
+	var terminal http.Handler
+	if rc.Proxy != nil {
 		c := clusters[rc.Proxy.Upstream]
 		if c == nil {
 			return nil, cfg.Errorf(p+".proxy.upstream", "upstream %q could not be built", rc.Proxy.Upstream)
@@ -80,35 +79,18 @@ func buildRoute(cfg *configs.Config, i int, clusters map[string]*upstream.Cluste
 		if err != nil {
 			return nil, cfg.Errorf("upstreams."+rc.Proxy.Upstream+".tls", "%v", err)
 		}
-		rt.Terminal = proxy.New(proxy.Options{Cluster: c, Transport: rtr, Scheme: scheme, Action: *rc.Proxy, Trusted: trusted, Metrics: m})
-	case rc.Redirect != nil:
-		rt.Terminal = l7.NewRedirect(*rc.Redirect)
-	case rc.Respond != nil:
-		rt.Terminal = l7.NewRespond(*rc.Respond)
+		terminal = proxy.New(proxy.Options{Cluster: c, Transport: rtr, Scheme: scheme, Action: *rc.Proxy, Trusted: trusted, Metrics: m})
 	}
-	if rc.Rewrite != nil {
-		rw, err := l7.NewRewriter(rc.Rewrite)
-		if err != nil {
-			return nil, cfg.Errorf(p+".rewrite", "%v", err)
-		}
-		rt.Rewrite = rw
-	}
-	if rc.RequestHeaders != nil {
-		rt.ReqHdr = l7.NewHeaderOps(rc.RequestHeaders)
-	}
-	if rc.ResponseHeaders != nil {
-		rt.RespHdr = l7.NewHeaderOps(rc.ResponseHeaders)
+	rt, err := l7.NewRoute(rc, terminal)
+	if err != nil {
+		return nil, cfg.Errorf(p+".rewrite", "%v", err)
 	}
 	return rt, nil
 }
 
 func trustedOf(cfg *configs.Config) *l7.Trusted {
-	var prefixes []netip.Prefix
-	for _, p := range cfg.Server.TrustedProxies {
-		pfx, _ := configs.ParsePrefix(p) // checked by Validate
-		prefixes = append(prefixes, pfx)
-	}
-	return l7.NewTrusted(prefixes)
+	t, _ := l7.TrustedFrom(cfg.Server.TrustedProxies) // checked by Validate
+	return t
 }
 
 // buildTables compiles one route table per listener: a route serves on

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -110,9 +109,8 @@ func buildTables(t testing.TB, cfg *configs.Config, clusters map[string]*upstrea
 	trusted := trustedOf(t, cfg)
 	routes := make([]*l7.Route, len(cfg.Routes))
 	for i, rc := range cfg.Routes {
-		rt := &l7.Route{Name: rc.Name}
-		switch {
-		case rc.Proxy != nil:
+		var terminal http.Handler
+		if rc.Proxy != nil {
 			c := clusters[rc.Proxy.Upstream]
 			rtr, scheme, err := tr.Get(rc.Proxy.Upstream, c.Config(), c)
 			if err != nil {
@@ -121,24 +119,11 @@ func buildTables(t testing.TB, cfg *configs.Config, clusters map[string]*upstrea
 			if wrap != nil {
 				rtr = wrap(rtr)
 			}
-			rt.Terminal = proxy.New(proxy.Options{Cluster: c, Transport: rtr, Scheme: scheme, Action: *rc.Proxy, Trusted: trusted, Metrics: m})
-		case rc.Redirect != nil:
-			rt.Terminal = l7.NewRedirect(*rc.Redirect)
-		case rc.Respond != nil:
-			rt.Terminal = l7.NewRespond(*rc.Respond)
+			terminal = proxy.New(proxy.Options{Cluster: c, Transport: rtr, Scheme: scheme, Action: *rc.Proxy, Trusted: trusted, Metrics: m})
 		}
-		if rc.Rewrite != nil {
-			rw, err := l7.NewRewriter(rc.Rewrite)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rt.Rewrite = rw
-		}
-		if rc.RequestHeaders != nil {
-			rt.ReqHdr = l7.NewHeaderOps(rc.RequestHeaders)
-		}
-		if rc.ResponseHeaders != nil {
-			rt.RespHdr = l7.NewHeaderOps(rc.ResponseHeaders)
+		rt, err := l7.NewRoute(rc, terminal)
+		if err != nil {
+			t.Fatal(err)
 		}
 		routes[i] = rt
 	}
@@ -161,15 +146,11 @@ func buildTables(t testing.TB, cfg *configs.Config, clusters map[string]*upstrea
 
 func trustedOf(t testing.TB, cfg *configs.Config) *l7.Trusted {
 	t.Helper()
-	var prefixes []netip.Prefix
-	for _, p := range cfg.Server.TrustedProxies {
-		pfx, err := configs.ParsePrefix(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prefixes = append(prefixes, pfx)
+	tr, err := l7.TrustedFrom(cfg.Server.TrustedProxies)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return l7.NewTrusted(prefixes)
+	return tr
 }
 
 // simpleConfig is one plain listener and one upstream "app" over addrs,
