@@ -137,8 +137,10 @@ func (s *Server) servePlain(c *trackedConn) {
 // serveH2 hands c, behind the h2 guard (h2guard.go), to the h2 callback.
 func (s *Server) serveH2(c net.Conn) {
 	if s.h2 != nil {
-		s.h2(newH2Guard(c, h2GuardConfig{maxFrame: s.opts.H2MaxFrameSize, maxBlock: s.opts.MaxHeaderBytes,
+		b := newBatchConn(c)
+		s.h2(newH2Guard(b, h2GuardConfig{maxFrame: s.opts.H2MaxFrameSize, maxBlock: s.opts.MaxHeaderBytes,
 			tableSize: s.opts.H2HeaderTableSize, prefaceLen: len(h2Preface)}))
+		_ = b.Close() // writes out what is still queued
 	}
 	_ = c.Close()
 }

@@ -115,7 +115,7 @@ func newH2Guard(c net.Conn, cfg h2GuardConfig) net.Conn {
 	g := &h2GuardConn{Conn: c, cfg: cfg, skip: cfg.prefaceLen}
 	g.dec = hpack.NewDecoder(cfg.tableSize, g.onField)
 	g.dec.SetMaxStringLength(cfg.maxBlock)
-	if tc, ok := c.(*tls.Conn); ok {
+	if tc := tlsConn(c); tc != nil {
 		return &h2GuardTLSConn{h2GuardConn: g, tc: tc}
 	}
 	return g

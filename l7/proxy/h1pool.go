@@ -23,10 +23,14 @@ func newH1Pool(max int, timeout time.Duration) *h1Pool {
 	return &h1Pool{max: max, timeout: timeout}
 }
 
-// get pops the newest idle connection that is within its idle time and
-// passes the liveness probe; the others met on the way are closed. It
-// returns nil when none is left. It never blocks on I/O.
-func (p *h1Pool) get() *h1Conn {
+// get pops the newest idle connection that is within its idle time and,
+// when probe is set, passes the liveness probe; the others met on the way
+// are closed. It returns nil when none is left. It never blocks on I/O.
+//
+// The probe costs a system call, so it is kept for requests that could not
+// be sent again: a stale connection fails a replayable request without a
+// body before any response byte, and RoundTrip then sends it on a new one.
+func (p *h1Pool) get(probe bool) *h1Conn {
 	for {
 		p.mu.Lock()
 		n := len(p.idle)
@@ -38,7 +42,7 @@ func (p *h1Pool) get() *h1Conn {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if p.timeout > 0 && time.Since(c.idleAt) >= p.timeout || (c.alive != nil && !c.alive()) {
+		if p.timeout > 0 && time.Since(c.idleAt) >= p.timeout || (probe && c.alive != nil && !c.alive()) {
 			c.close()
 			continue
 		}

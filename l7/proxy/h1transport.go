@@ -81,7 +81,8 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	addr := req.URL.Host
 	p := t.pool(addr)
-	c := p.get()
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	c := p.get(hasBody || !replayable(req))
 	for retried := false; ; retried = true {
 		if c == nil {
 			nc, err := t.connect(req.Context(), addr)
