@@ -15,8 +15,9 @@ type parser struct {
 
 	// Request line.
 	targetLen int
-	verIdx    int
+	verIdx    int  // bytes of "HTTP/1.x" matched; in stNotHTTP, of "http/"
 	minor     byte
+	sawHTTP   bool // stNotHTTP: "http/" (any case) came after the target
 
 	// Current field line.
 	name    [20]byte // lower-cased prefix of the name; the known names fit
@@ -51,6 +52,7 @@ const (
 	stMethod
 	stTarget
 	stVersion
+	stNotHTTP    // the version does not start with HTTP/: read to the end of the line, then decide
 	stLineLF     // CR seen at the end of a head line
 	stFieldStart // start of a field line, or of the final empty line
 	stName
@@ -162,7 +164,7 @@ func (p *parser) midHead() bool {
 
 func (p *parser) step(c byte, i int) *Violation {
 	switch p.state {
-	case stReqStart, stMethod, stTarget, stVersion:
+	case stReqStart, stMethod, stTarget, stVersion, stNotHTTP:
 		return p.stepRequestLine(c, i)
 	case stLineLF, stFieldStart, stName, stValue, stEndLF:
 		return p.stepField(c)
@@ -176,6 +178,9 @@ func (p *parser) step(c byte, i int) *Violation {
 func (p *parser) stepRequestLine(c byte, i int) *Violation {
 	if p.size++; p.size > p.max {
 		return errHeadTooLarge
+	}
+	if p.state == stNotHTTP {
+		return p.stepNotHTTP(c)
 	}
 	if c == '\n' {
 		return errBareLF
@@ -219,6 +224,10 @@ func (p *parser) stepVersion(c byte) *Violation {
 	switch {
 	case p.verIdx < len(prefix):
 		if c != prefix[p.verIdx] {
+			if p.verIdx < len("HTTP/") {
+				p.state, p.verIdx = stNotHTTP, 0
+				return p.stepNotHTTP(c)
+			}
 			return errVersion
 		}
 	case p.verIdx == len(prefix):
@@ -232,6 +241,31 @@ func (p *parser) stepVersion(c byte) *Violation {
 		return errVersion
 	}
 	p.verIdx++
+	return nil
+}
+
+// stepNotHTTP reads the rest of a request line whose version does not
+// start with "HTTP/". If "http/" in any case follows somewhere (a space in
+// the target, a lower-case version), the client speaks HTTP and gets a 400;
+// otherwise the bytes are not HTTP/1.x and the connection is closed without
+// a response. Bounded by the head size limit like any head byte.
+func (p *parser) stepNotHTTP(c byte) *Violation {
+	const h = "http/"
+	switch lc := c | 0x20; {
+	case c == '\r' || c == '\n':
+		if p.sawHTTP {
+			return errRequestLine
+		}
+		return errNotHTTP
+	case lc == h[p.verIdx]:
+		if p.verIdx++; p.verIdx == len(h) {
+			p.sawHTTP, p.verIdx = true, 0
+		}
+	case lc == 'h':
+		p.verIdx = 1
+	default:
+		p.verIdx = 0
+	}
 	return nil
 }
 

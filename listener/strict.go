@@ -208,6 +208,10 @@ func (c *strictConn) Close() error {
 			c.closeErr = c.Conn.Close()
 			return
 		}
+		if v.Status == 0 {
+			go linger(c.Conn) // not HTTP/1.x: no response, a clean close
+			return
+		}
 		c.wmu.Lock()
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
 		_, err := c.Conn.Write(v.response())

@@ -76,6 +76,34 @@ func TestStrictRejectsMalformedHeads(t *testing.T) {
 	}
 }
 
+// Bytes whose request line has no HTTP/ version are not HTTP/1.x: the
+// connection is closed without a response (and without a reset), and the
+// handler never runs.
+func TestStrictClosesNonHTTP(t *testing.T) {
+	f := startH1(t, Options{}, nil)
+	for _, req := range []string{
+		"INVALID CONNECTION PREFACE\r\n\r\n",
+		"GET / SSH-2.0\r\n\r\n",
+		"GET / HTTX/1.1\r\n" + hostA + "\r\n",
+	} {
+		c := dial(t, f.addr)
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(c)
+		if len(got) != 0 || err != nil {
+			t.Fatalf("%q: got %q, %v; want a clean close with no response", req, got, err)
+		}
+	}
+	// One letter into a real version is still HTTP: 400 as before.
+	c := dial(t, f.addr)
+	_, _ = io.WriteString(c, "GET / HTTP/2.0\r\n"+hostA+"\r\n")
+	checkRefusal(t, readAll(t, c), 400)
+	if seen := f.requests(); len(seen) != 0 {
+		t.Fatalf("handler ran: %q", seen)
+	}
+}
+
 // checkRefusal asserts one JSON error response and nothing else.
 func checkRefusal(t *testing.T, raw string, status int) {
 	t.Helper()

@@ -11,7 +11,7 @@ import (
 // connection; a violation in a request body reaches the handler as a body
 // read error, which callers may test with errors.As.
 type Violation struct {
-	Status int    // 400, or 431 for an over-long head
+	Status int    // 400, or 431 for an over-long head; 0: not HTTP/1.x at all, closed without a response
 	Reason string // constant text, never echoes client bytes
 }
 
@@ -57,6 +57,12 @@ var (
 	errTarget       = bad("invalid character in request target")
 	errRequestLine  = bad("request line is not METHOD SP target SP HTTP-version")
 	errVersion      = bad("unsupported HTTP version (want HTTP/1.x)")
+	// A request line whose third word does not start with "HTTP/" is not
+	// HTTP/1.x (RFC 9112 2.3): such a peer cannot read an HTTP/1.1
+	// response, so it gets none. This is also how a listener that serves
+	// HTTP/1.1 and h2c answers a broken HTTP/2 preface: it closes
+	// (RFC 9113 3.4).
+	errNotHTTP = &Violation{Reason: "request line has no HTTP/ version: not HTTP/1.x"}
 	errObsFold      = bad("obsolete line folding (RFC 9112 5.2)")
 	errNameSpace    = bad("whitespace between field name and colon (RFC 9112 5.1)")
 	errFieldName    = bad("invalid character in field name")
