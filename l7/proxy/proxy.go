@@ -62,17 +62,35 @@ func New(o Options) *Proxy {
 // ServeHTTP forwards r. It blocks until the response has been streamed to
 // the client or the client has gone away (which cancels the upstream call).
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	release, ok := p.o.Cluster.AcquireRequest()
+	if !ok {
+		l7.WriteError(w, r, p.overloaded())
+		return
+	}
+	defer release()
+	t, e := p.exchange(r, p.retry.methods[r.Method])
+	switch {
+	case e != nil:
+		l7.WriteError(w, r, e)
+	case t != nil:
+		p.finish(w, r, t)
+	}
+}
+
+func (p *Proxy) overloaded() *l7.Error {
+	return l7.Errorf(http.StatusServiceUnavailable, l7.CodeUnavailable, "upstream %s is overloaded (circuit open)", p.name)
+}
+
+// exchange sends r to endpoints of the upstream, retrying within the
+// policy (retryOK: r may be sent again at all), and returns the last try,
+// which the caller ends with finish or discard. It returns an error when
+// no endpoint can be picked, and neither when the client went away
+// during a back-off.
+func (p *Proxy) exchange(r *http.Request, retryOK bool) (*tryResult, *l7.Error) {
 	info := l7.InfoFrom(r.Context())
 	if info != nil {
 		info.Upstream = p.name
 	}
-	release, ok := p.o.Cluster.AcquireRequest()
-	if !ok {
-		l7.WriteError(w, r, l7.Errorf(http.StatusServiceUnavailable, l7.CodeUnavailable, "upstream %s is overloaded (circuit open)", p.name))
-		return
-	}
-	defer release()
-
 	hash, hasHash := p.hashKey(r)
 	var deadline time.Time
 	if p.timeout > 0 {
@@ -87,14 +105,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for attempt := 0; ; attempt++ {
 		ep, err := p.o.Cluster.Pick(hash, hasHash, tried)
 		if err != nil {
-			l7.WriteError(w, r, l7.Wrap(err, http.StatusServiceUnavailable, l7.CodeUnavailable, "no healthy endpoint in upstream "+p.name))
-			return
+			return nil, l7.Wrap(err, http.StatusServiceUnavailable, l7.CodeUnavailable, "no healthy endpoint in upstream "+p.name)
 		}
 		if info != nil {
 			info.Endpoint, info.Tries = ep.Address(), attempt+1
 		}
 		t := p.try(r, &out, ep, deadline)
-		if t.retryable(p.retry, r.Method) && attempt < p.retry.attempts && !bodyStarted(out) && !deadlineNear(deadline) {
+		if retryOK && t.retryable(p.retry) && attempt < p.retry.attempts && !bodyStarted(out) && !deadlineNear(deadline) {
 			releaseRetry()
 			releaseRetry = func() {}
 			if rel, ok := p.o.Cluster.AcquireRetry(); ok {
@@ -102,13 +119,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				tried = append(tried, ep)
 				t.discard()
 				if !sleepCtx(r.Context(), p.retry.backoff(attempt)) {
-					return
+					return nil, nil
 				}
 				continue
 			}
 		}
-		p.finish(w, r, t)
-		return
+		return t, nil
 	}
 }
 
@@ -136,15 +152,21 @@ func (p *Proxy) outgoing(ctx context.Context, r *http.Request, host string) *htt
 	}
 	p.o.Trusted.SetForwarded(out.Header, r, l7.PeerAddr(r))
 	out.Body = nil
-	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+	switch {
+	case r.GetBody != nil:
+		out.Body, _ = r.GetBody() // a replayable body made by the caller (Exchange)
+	case r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0:
 		out.Body = &trackedBody{rc: r.Body}
 	}
 	return out
 }
 
 // bodyStarted reports whether any of out's body was read (then it cannot
-// be replayed).
+// be replayed). A body that GetBody makes anew never counts as started.
 func bodyStarted(out *http.Request) bool {
+	if out.GetBody != nil {
+		return false
+	}
 	tb, ok := out.Body.(*trackedBody)
 	return ok && tb.started()
 }

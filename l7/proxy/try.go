@@ -69,6 +69,9 @@ func (p *Proxy) try(r *http.Request, out **http.Request, ep *upstream.Endpoint, 
 		u := *req.URL
 		u.Host = ep.Address()
 		req.URL = &u
+		if req.GetBody != nil {
+			req.Body, _ = req.GetBody()
+		}
 	}
 	ep.Start()
 	res, err := p.o.Transport.RoundTrip(req)
@@ -131,11 +134,9 @@ func (t *tryResult) report(status int) {
 	}
 }
 
-// retryable reports whether the policy allows another try after t.
-func (t *tryResult) retryable(p retryPolicy, method string) bool {
-	if !p.methods[method] {
-		return false
-	}
+// retryable reports whether the policy allows another try after t, for
+// a request that may be sent again.
+func (t *tryResult) retryable(p retryPolicy) bool {
 	switch t.fail {
 	case failConnect:
 		return p.connectFail
