@@ -15,7 +15,7 @@ type parser struct {
 
 	// Request line.
 	targetLen int
-	verIdx    int  // bytes of "HTTP/1.x" matched; in stNotHTTP, of "http/"
+	verIdx    int // bytes of "HTTP/1.x" matched; in stNotHTTP, of "http/"
 	minor     byte
 	sawHTTP   bool // stNotHTTP: "http/" (any case) came after the target
 

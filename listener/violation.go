@@ -62,7 +62,7 @@ var (
 	// response, so it gets none. This is also how a listener that serves
 	// HTTP/1.1 and h2c answers a broken HTTP/2 preface: it closes
 	// (RFC 9113 3.4).
-	errNotHTTP = &Violation{Reason: "request line has no HTTP/ version: not HTTP/1.x"}
+	errNotHTTP      = &Violation{Reason: "request line has no HTTP/ version: not HTTP/1.x"}
 	errObsFold      = bad("obsolete line folding (RFC 9112 5.2)")
 	errNameSpace    = bad("whitespace between field name and colon (RFC 9112 5.1)")
 	errFieldName    = bad("invalid character in field name")
