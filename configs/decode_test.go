@@ -95,7 +95,7 @@ func TestBadConfigs(t *testing.T) {
 		{"bad address", strings.Replace(goodBase, "127.0.0.1:0", "localhost", 1), `listeners[0].address: "localhost" is not host:port`},
 		{"h2 without tls", base("    protocols: [h2]", ""), `listeners[0].protocols[0]: h2 needs tls`},
 		{"missing cert", base("    protocols: [h2]\n    tls: {cert_file: /nonexistent.pem, key_file: /nonexistent.key}", ""), `listeners[0].tls: cannot load certificate`},
-		{"no action", strings.Replace(goodBase, "    proxy: {upstream: app}\n", "", 1), `routes[0]: a route needs exactly one of proxy, redirect, respond (has 0)`},
+		{"no action", strings.Replace(goodBase, "    proxy: {upstream: app}\n", "", 1), `routes[0]: a route needs exactly one of proxy, transcode, redirect, respond (has 0)`},
 		{"two actions", strings.Replace(goodBase, "    proxy: {upstream: app}\n", "    proxy: {upstream: app}\n    respond: {status: 200}\n", 1), `(has 2)`},
 		{"bad regex", strings.Replace(goodBase, "{prefix: /}", "{regex: \"/a(\"}", 1), `bad.yaml:6: routes[0].match.regex: bad regex: missing closing )`},
 		{"bad header regex", strings.Replace(goodBase, "{prefix: /}", "{headers: [{name: X, regex: \"[\"}]}", 1), `routes[0].match.headers[0].regex: bad regex`},
@@ -113,6 +113,14 @@ func TestBadConfigs(t *testing.T) {
 		{"bad health path", goodBase + "    health_check: {path: healthz}\n", `upstreams.app.health_check.path: must start with /`},
 		{"h2 upstream without tls", goodBase + "    protocol: h2\n", `upstreams.app.protocol: h2 needs tls`},
 		{"bad trusted proxy", "server: {trusted_proxies: [10.0.0.0/33]}\n" + goodBase, `server.trusted_proxies[0]: "10.0.0.0/33" is neither a CIDR nor an IP address`},
+		{"transcode to http1 upstream", strings.Replace(goodBase, "proxy: {upstream: app}", "transcode: {upstream: app}", 1), `routes[0].transcode.upstream: upstream "app" speaks http1; gRPC needs protocol h2c or h2`},
+		{"transcode and proxy", strings.Replace(goodBase, "    proxy: {upstream: app}\n", "    proxy: {upstream: app}\n    transcode: {upstream: app}\n", 1), `(has 2)`},
+		{"transcode bad selector", strings.Replace(goodBase, "proxy: {upstream: app}", "transcode: {upstream: app, rules: [{selector: \"a..b\", bindings: [{get: /x}]}]}", 1) + "    protocol: h2c\n", `routes[0].transcode.rules[0].selector: "a..b" is not a method name`},
+		{"transcode binding two patterns", strings.Replace(goodBase, "proxy: {upstream: app}", "transcode: {upstream: app, rules: [{selector: a.B.C, bindings: [{get: /x, post: /y}]}]}", 1) + "    protocol: h2c\n", `routes[0].transcode.rules[0].bindings[0]: a binding needs exactly one of get, put, post, delete, patch, custom (has 2)`},
+		{"transcode rule without bindings", strings.Replace(goodBase, "proxy: {upstream: app}", "transcode: {upstream: app, rules: [{selector: a.B.C}]}", 1) + "    protocol: h2c\n", `routes[0].transcode.rules[0].bindings: missing required key`},
+		{"transcode success status", strings.Replace(goodBase, "proxy: {upstream: app}", "transcode: {upstream: app, rules: [{selector: a.B.C, bindings: [{post: /x, success_status: 302}]}]}", 1) + "    protocol: h2c\n", `success_status: 302 is not a 2xx status`},
+		{"grpc on http1 upstream", goodBase + "    grpc: {reflection: true}\n", `upstreams.app.grpc: a gRPC upstream needs protocol h2c or h2 (has http1)`},
+		{"grpc no source", goodBase + "    protocol: h2c\n    grpc: {reflection: false}\n", `upstreams.app.grpc: reflection is off and no protoset is given`},
 		{"outlier times", goodBase + "    outlier_detection: {base_ejection_time: 10s, max_ejection_time: 1s}\n", `upstreams.app.outlier_detection.max_ejection_time: must be at least base_ejection_time`},
 	}
 	for _, tc := range cases {

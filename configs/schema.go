@@ -46,7 +46,9 @@ const (
 func keyRules(t reflect.Type) []keyRule {
 	switch t {
 	case reflect.TypeFor[Route]():
-		return []keyRule{{exactlyOne, []string{"proxy", "redirect", "respond"}}}
+		return []keyRule{{exactlyOne, []string{"proxy", "transcode", "redirect", "respond"}}}
+	case reflect.TypeFor[HTTPBinding]():
+		return []keyRule{{exactlyOne, []string{"get", "put", "post", "delete", "patch", "custom"}}}
 	case reflect.TypeFor[Match]():
 		return []keyRule{{atMostOne, []string{"path", "prefix", "template", "regex"}}}
 	case reflect.TypeFor[ValueMatch]():

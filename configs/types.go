@@ -80,9 +80,10 @@ type Route struct {
 	Listeners []string `yaml:"listeners" doc:"Listeners this route is served on (default: all HTTP listeners)."`
 	Match     Match    `yaml:"match" doc:"What a request must look like; every condition given must hold."`
 
-	Proxy    *ProxyAction    `yaml:"proxy" doc:"Forward to an upstream."`
-	Redirect *RedirectAction `yaml:"redirect" doc:"Answer with a redirect."`
-	Respond  *RespondAction  `yaml:"respond" doc:"Answer directly with a fixed response."`
+	Proxy     *ProxyAction     `yaml:"proxy" doc:"Forward to an upstream."`
+	Transcode *TranscodeAction `yaml:"transcode" doc:"Serve the methods of a gRPC upstream as REST/JSON (google.api.http rules), from descriptors fetched at run time."`
+	Redirect  *RedirectAction  `yaml:"redirect" doc:"Answer with a redirect."`
+	Respond   *RespondAction   `yaml:"respond" doc:"Answer directly with a fixed response."`
 
 	Rewrite         *Rewrite       `yaml:"rewrite" doc:"Change the path before proxying."`
 	RequestHeaders  *HeaderChanges `yaml:"request_headers" doc:"Headers changed on the way to the upstream."`
@@ -125,6 +126,66 @@ type Retry struct {
 	RetryOn  []string `yaml:"retry_on" default:"[connect-failure]" enum:"connect-failure,reset,502,503,504" doc:"Conditions that allow a retry."`
 	Methods  []string `yaml:"methods" default:"[GET,HEAD,OPTIONS,PUT,DELETE,TRACE]" doc:"Methods that may be retried: idempotent ones by default, never POST unless listed."`
 	Backoff  Duration `yaml:"backoff" default:"25ms" doc:"Base back-off between tries (jittered, doubling)."`
+}
+
+// TranscodeAction serves gRPC methods as REST/JSON. The bindings come from
+// the google.api.http annotations of the upstream's descriptors, from
+// Rules, and from the automatic POST /package.Service/Method.
+type TranscodeAction struct {
+	Upstream      string            `yaml:"upstream" required:"true" doc:"Name of a gRPC upstream (protocol h2c or h2)."`
+	Services      []string          `yaml:"services" doc:"Fully qualified services exposed (default: every service but reflection and health)."`
+	Annotations   bool              `yaml:"annotations" default:"true" doc:"Use the google.api.http annotations found in the descriptors."`
+	AutoPost      bool              `yaml:"auto_post" default:"true" doc:"Also serve every method at POST /package.Service/Method with the request message as the JSON body."`
+	Rules         []HTTPRule        `yaml:"rules" doc:"google.api.http rules declared here, for services without annotations or to change them."`
+	Timeout       Duration          `yaml:"timeout" default:"30s" doc:"Longest call, all tries included; a client's Grpc-Timeout header may only shorten it (0: no limit)."`
+	PerTryTimeout Duration          `yaml:"per_try_timeout" default:"0s" doc:"Time for one try until response headers (0: only the total applies)."`
+	Retry         *Retry            `yaml:"retry" doc:"Retry policy; a call is retried only when its binding's HTTP method is listed, or its method is marked idempotent (idempotency_level)."`
+	Strict        bool              `yaml:"strict" default:"false" doc:"Unknown JSON fields and unknown query parameters are a 400 naming them (default: ignored)."`
+	MaxBodyBytes  Size              `yaml:"max_request_body_bytes" default:"4MiB" doc:"Largest JSON or HttpBody request accepted (413 above)."`
+	JSON          TranscodeJSON     `yaml:"json" doc:"How responses are written as JSON."`
+	Metadata      TranscodeMetadata `yaml:"metadata" doc:"Which request headers become gRPC metadata, and how metadata comes back."`
+	SSEHeartbeat  Duration          `yaml:"sse_heartbeat" default:"15s" doc:"Comment line sent on an idle server-streaming response in text/event-stream form (0: none)."`
+}
+
+// HTTPRule binds one method to HTTP: google.api.http's rule, with its
+// additional_bindings as further entries of Bindings.
+type HTTPRule struct {
+	Selector string        `yaml:"selector" required:"true" doc:"The method: package.Service.Method."`
+	Override bool          `yaml:"override" default:"false" doc:"Replace the method's annotated bindings instead of adding to them."`
+	Bindings []HTTPBinding `yaml:"bindings" required:"true" doc:"HTTP methods and path templates served by the method (at least one)."`
+}
+
+// HTTPBinding is one HTTP method and path template bound to a gRPC
+// method. Exactly one of Get, Put, Post, Delete, Patch and Custom.
+type HTTPBinding struct {
+	Get           string         `yaml:"get" doc:"Path template for GET."`
+	Put           string         `yaml:"put" doc:"Path template for PUT."`
+	Post          string         `yaml:"post" doc:"Path template for POST."`
+	Delete        string         `yaml:"delete" doc:"Path template for DELETE."`
+	Patch         string         `yaml:"patch" doc:"Path template for PATCH."`
+	Custom        *CustomPattern `yaml:"custom" doc:"Another HTTP method and its path template."`
+	Body          string         `yaml:"body" doc:"Request field filled from the body: * for the whole message, a field name, or empty for none."`
+	ResponseBody  string         `yaml:"response_body" doc:"Response field written as the body (default: the whole message)."`
+	SuccessStatus int            `yaml:"success_status" default:"200" doc:"HTTP status of a successful call, such as 201 or 202."`
+}
+
+// CustomPattern is a binding for an HTTP method other than the five.
+type CustomPattern struct {
+	Kind string `yaml:"kind" required:"true" doc:"HTTP method, such as HEAD or OPTIONS."`
+	Path string `yaml:"path" required:"true" doc:"Path template."`
+}
+
+// TranscodeJSON shapes JSON responses (protojson options).
+type TranscodeJSON struct {
+	EmitDefaults  bool `yaml:"emit_defaults" default:"false" doc:"Write fields that hold their zero value."`
+	UseProtoNames bool `yaml:"use_proto_names" default:"false" doc:"Write proto field names (snake_case) instead of JSON names (lowerCamel)."`
+	EnumsAsInts   bool `yaml:"enums_as_ints" default:"false" doc:"Write enum values as numbers instead of names."`
+}
+
+// TranscodeMetadata maps headers to gRPC metadata and back.
+type TranscodeMetadata struct {
+	Headers []string `yaml:"headers" default:"[Authorization]" doc:"Request headers passed to the call as metadata (lower-cased names)."`
+	Prefix  string   `yaml:"prefix" default:"Grpc-Metadata-" doc:"Request headers with this prefix pass as metadata without it; response metadata comes back as headers (and trailers) with it. Empty: off."`
 }
 
 // RedirectAction answers with a redirect built from the request.
@@ -178,6 +239,15 @@ type Upstream struct {
 	Outlier        *OutlierDetection `yaml:"outlier_detection" doc:"Passive ejection of failing endpoints."`
 	Circuit        CircuitBreaker    `yaml:"circuit_breaker" doc:"Limits that shed load instead of queueing it."`
 	RetryBudget    RetryBudget       `yaml:"retry_budget" doc:"Caps retries as a share of requests so they cannot multiply an outage."`
+	GRPC           *UpstreamGRPC     `yaml:"grpc" doc:"Where transcode routes get this upstream's gRPC descriptors (default: server reflection)."`
+}
+
+// UpstreamGRPC is the descriptor source of a gRPC upstream.
+type UpstreamGRPC struct {
+	Reflection         bool              `yaml:"reflection" default:"true" doc:"Fetch descriptors from every endpoint through gRPC server reflection (v1, else v1alpha)."`
+	Protoset           string            `yaml:"protoset" doc:"A binary FileDescriptorSet file used instead of reflection (set reflection: false)."`
+	ReflectionMetadata map[string]string `yaml:"reflection_metadata" doc:"gRPC metadata sent on reflection calls only, such as an authorization header."`
+	RefreshInterval    Duration          `yaml:"refresh_interval" default:"60s" doc:"How often descriptors are fetched again; changes are served without a reload (0: only at start and on demand)."`
 }
 
 // Endpoint is one backend address.
@@ -237,6 +307,9 @@ type RetryBudget struct {
 type Sample struct {
 	Enabled bool   `yaml:"enabled" default:"false" doc:"Start the built-in sample backend (for trying Bouncer; not for production)."`
 	Address string `yaml:"address" default:"127.0.0.1:8081" doc:"host:port the sample backend listens on; an upstream reaches it at that address."`
+	// GRPCAddress starts the sample gRPC service (a library of shelves and
+	// books, with server reflection and google.api.http annotations).
+	GRPCAddress string `yaml:"grpc_address" doc:"host:port of the sample gRPC service (with reflection), for trying transcoding; empty: not started."`
 }
 
 // Duration is a time.Duration written as "300ms", "5s" or "1m30s".

@@ -87,16 +87,22 @@ func (v *validator) regex(p, re string) {
 
 func (v *validator) action(p string, r *Route) {
 	n := 0
-	for _, set := range []bool{r.Proxy != nil, r.Redirect != nil, r.Respond != nil} {
+	for _, set := range []bool{r.Proxy != nil, r.Transcode != nil, r.Redirect != nil, r.Respond != nil} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
-		v.sink.addf(p, "a route needs exactly one of proxy, redirect, respond (has %d)", n)
+		v.sink.addf(p, "a route needs exactly one of proxy, transcode, redirect, respond (has %d)", n)
 	}
 	if r.Proxy != nil {
 		v.proxy(p+".proxy", r.Proxy)
+	}
+	if r.Transcode != nil {
+		v.transcode(p+".transcode", r.Transcode)
+		if r.Rewrite != nil {
+			v.sink.addf(p+".rewrite", "a transcode route does not rewrite paths (its bindings name the paths)")
+		}
 	}
 	if r.Redirect != nil {
 		v.redirect(p+".redirect", r.Redirect)
@@ -120,15 +126,20 @@ func (v *validator) proxy(p string, a *ProxyAction) {
 	if a.Timeout > 0 && a.PerTryTimeout > a.Timeout {
 		v.sink.addf(p+".per_try_timeout", "is longer than timeout")
 	}
-	if a.Retry != nil {
-		v.nonNegative(p+".retry.attempts", a.Retry.Attempts)
-		if a.Retry.Attempts > 10 {
-			v.sink.addf(p+".retry.attempts", "at most 10 retries")
-		}
-		for i, m := range a.Retry.Methods {
-			if !validToken(m) {
-				v.sink.addf(fmt.Sprintf("%s.retry.methods[%d]", p, i), "%q is not a method", m)
-			}
+	v.retry(p+".retry", a.Retry)
+}
+
+func (v *validator) retry(p string, r *Retry) {
+	if r == nil {
+		return
+	}
+	v.nonNegative(p+".attempts", r.Attempts)
+	if r.Attempts > 10 {
+		v.sink.addf(p+".attempts", "at most 10 retries")
+	}
+	for i, m := range r.Methods {
+		if !validToken(m) {
+			v.sink.addf(fmt.Sprintf("%s.methods[%d]", p, i), "%q is not a method", m)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 func (v *validator) upstreams() {
 	for name, u := range v.c.Upstreams {
 		p := "upstreams." + name
+		v.grpcSource(p, u)
 		if len(u.Endpoints) == 0 {
 			v.sink.addf(p+".endpoints", "at least one endpoint is needed")
 		}

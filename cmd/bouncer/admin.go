@@ -62,6 +62,20 @@ func startAdmin(addr string, a *App) (*adminServer, error) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"reloaded": true})
 	})
+	// gRPC descriptors of transcode routes: what each endpoint serves, and
+	// a refresh on demand (?upstream=NAME, or all).
+	mux.HandleFunc("GET /descriptors", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, a.grpc.status())
+	})
+	mux.HandleFunc("POST /descriptors/refresh", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		if err := a.grpc.refresh(ctx, r.URL.Query().Get("upstream")); err != nil {
+			writeJSON(w, http.StatusBadGateway, map[string]any{"refreshed": false, "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"refreshed": true, "descriptors": a.grpc.status()})
+	})
 	s := &adminServer{addr: ln.Addr().String(), srv: &http.Server{
 		Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
 	}}

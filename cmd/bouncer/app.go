@@ -15,6 +15,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
 	"github.com/bouncer-proxy/bouncer/l7"
 	"github.com/bouncer-proxy/bouncer/l7/proxy"
+	"github.com/bouncer-proxy/bouncer/transcode/sample"
 )
 
 // App is one running gateway: the config lifecycle (load, build, swap,
@@ -30,6 +31,7 @@ type App struct {
 	gw      *l7.Gateway
 	reg     *upstream.Registry
 	tr      *proxy.Transports
+	grpc    *grpcSources
 	servers map[string]*runningServer // by listener name
 	ports   map[string]*port          // by portKey: sockets kept across reloads
 	admin   *adminServer
@@ -88,6 +90,7 @@ func newApp(src source, log *slog.Logger, level *slog.LevelVar, access *slog.Log
 		src: src, log: log, level: level, metrics: m,
 		gw:      l7.NewGateway(m, access),
 		tr:      proxy.NewTransports(),
+		grpc:    newGRPCSources(log),
 		servers: map[string]*runningServer{},
 		ports:   map[string]*port{},
 		errc:    make(chan error, 1),
@@ -117,6 +120,14 @@ func (a *App) Start(cfg *configs.Config) error {
 			return err
 		}
 		a.sample = s
+		if cfg.Sample.GRPCAddress != "" {
+			addr, stop, err := sample.Start(cfg.Sample.GRPCAddress)
+			if err != nil {
+				s.Close()
+				return fmt.Errorf("sample gRPC service: %w", err)
+			}
+			s.grpcAddr, s.stopGRPC = addr, stop
+		}
 	}
 	if err := a.apply(cfg); err != nil {
 		return err
@@ -160,7 +171,7 @@ func (a *App) Reload() error {
 // apply builds cfg, binds new listeners, swaps, then retires the old
 // generation. Called with a.mu held.
 func (a *App) apply(cfg *configs.Config) error {
-	g, err := build(cfg, a.reg, a.tr, a.metrics)
+	g, err := build(cfg, deps{reg: a.reg, tr: a.tr, metrics: a.metrics, grpc: a.grpc, log: a.log})
 	if err != nil {
 		return err
 	}
@@ -177,6 +188,7 @@ func (a *App) apply(cfg *configs.Config) error {
 		names[n] = true
 	}
 	a.tr.Retain(names)
+	a.grpc.activate(g.grpc)
 	var retired []*runningServer
 	for name, rs := range a.servers {
 		if !keep[name] {
@@ -234,6 +246,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	a.servers = map[string]*runningServer{}
 	a.reg.Close()
+	a.grpc.close()
 	a.tr.CloseIdle()
 	if a.sample != nil {
 		a.sample.Close()
@@ -284,11 +297,17 @@ func (a *App) banner(w io.Writer) {
 	}
 	if a.sample != nil {
 		fmt.Fprintf(w, "  sample backend      http://%s  (built-in sample service, for trying Bouncer only)\n", a.sample.addr)
+		if a.sample.grpcAddr != "" {
+			fmt.Fprintf(w, "  sample gRPC         %s  (built-in library service with reflection, for trying transcoding)\n", a.sample.grpcAddr)
+		}
 	}
 	if first != "" {
 		fmt.Fprintln(w, "Try:")
 		if a.sample != nil {
 			fmt.Fprintf(w, "  curl -i %s/sample/hello\n  curl -N %s/sample/sse\n", first, first)
+			if a.sample.grpcAddr != "" {
+				fmt.Fprintf(w, "  curl %s/v1/shelves\n  curl %s/v1/shelves/1/books\n", first, first)
+			}
 		} else {
 			fmt.Fprintf(w, "  curl -i %s/\n", first)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sort"
@@ -19,23 +20,33 @@ type generation struct {
 	cfg      *configs.Config
 	snap     *l7.Snapshot
 	clusters map[string]*upstream.Cluster
+	grpc     map[string]*grpcSource // descriptor sources of transcode routes, by upstream
+}
+
+// deps is what a build uses that outlives it.
+type deps struct {
+	reg     *upstream.Registry
+	tr      *proxy.Transports
+	metrics *l7.Metrics // nil: none
+	grpc    *grpcSources
+	log     *slog.Logger
 }
 
 // build compiles cfg into a generation: clusters (reusing endpoint state
 // kept by reg), transports, route tables. It binds no sockets and starts
 // no goroutines, so `bouncer validate` runs it too. Every problem found is
 // returned, located in the config file.
-func build(cfg *configs.Config, reg *upstream.Registry, tr *proxy.Transports, m *l7.Metrics) (*generation, error) {
+func build(cfg *configs.Config, d deps) (*generation, error) {
 	var errs configs.Errors
 	trusted := trustedOf(cfg)
-	g := &generation{cfg: cfg, clusters: map[string]*upstream.Cluster{}}
+	g := &generation{cfg: cfg, clusters: map[string]*upstream.Cluster{}, grpc: map[string]*grpcSource{}}
 	names := make([]string, 0, len(cfg.Upstreams))
 	for name := range cfg.Upstreams {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		c, err := reg.Build(name, cfg.Upstreams[name])
+		c, err := d.reg.Build(name, cfg.Upstreams[name])
 		if err != nil {
 			errs = append(errs, cfg.Errorf("upstreams."+name, "%v", err))
 			continue
@@ -44,7 +55,7 @@ func build(cfg *configs.Config, reg *upstream.Registry, tr *proxy.Transports, m 
 	}
 	routes := make([]*l7.Route, len(cfg.Routes))
 	for i := range cfg.Routes {
-		rt, err := buildRoute(cfg, i, g.clusters, tr, m, trusted)
+		rt, err := buildRoute(cfg, i, g, d, trusted)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -66,26 +77,42 @@ func build(cfg *configs.Config, reg *upstream.Registry, tr *proxy.Transports, m 
 	return g, nil
 }
 
-func buildRoute(cfg *configs.Config, i int, clusters map[string]*upstream.Cluster, tr *proxy.Transports, m *l7.Metrics, trusted *l7.Trusted) (*l7.Route, *configs.Error) {
+func buildRoute(cfg *configs.Config, i int, g *generation, d deps, trusted *l7.Trusted) (*l7.Route, *configs.Error) {
 	rc := cfg.Routes[i]
 	p := fmt.Sprintf("routes[%d]", i)
 	var terminal http.Handler
-	if rc.Proxy != nil {
-		c := clusters[rc.Proxy.Upstream]
-		if c == nil {
-			return nil, cfg.Errorf(p+".proxy.upstream", "upstream %q could not be built", rc.Proxy.Upstream)
-		}
-		rtr, scheme, err := tr.Get(rc.Proxy.Upstream, c.Config(), c)
+	switch {
+	case rc.Proxy != nil:
+		px, err := newProxy(cfg, g, d, trusted, rc.Proxy.Upstream, *rc.Proxy)
 		if err != nil {
-			return nil, cfg.Errorf("upstreams."+rc.Proxy.Upstream+".tls", "%v", err)
+			return nil, err
 		}
-		terminal = proxy.New(proxy.Options{Cluster: c, Transport: rtr, Scheme: scheme, Action: *rc.Proxy, Trusted: trusted, Metrics: m})
+		terminal = px
+	case rc.Transcode != nil:
+		h, err := buildTranscode(cfg, p+".transcode", rc.Transcode, g, d, trusted)
+		if err != nil {
+			return nil, err
+		}
+		terminal = h
 	}
 	rt, err := l7.NewRoute(rc, terminal)
 	if err != nil {
 		return nil, cfg.Errorf(p+".rewrite", "%v", err)
 	}
 	return rt, nil
+}
+
+// newProxy builds the proxy of a route to upstream name.
+func newProxy(cfg *configs.Config, g *generation, d deps, trusted *l7.Trusted, name string, a configs.ProxyAction) (*proxy.Proxy, *configs.Error) {
+	c := g.clusters[name]
+	if c == nil {
+		return nil, cfg.Errorf("upstreams."+name, "upstream %q could not be built", name)
+	}
+	rtr, scheme, err := d.tr.Get(name, c.Config(), c)
+	if err != nil {
+		return nil, cfg.Errorf("upstreams."+name+".tls", "%v", err)
+	}
+	return proxy.New(proxy.Options{Cluster: c, Transport: rtr, Scheme: scheme, Action: a, Trusted: trusted, Metrics: d.metrics}), nil
 }
 
 func trustedOf(cfg *configs.Config) *l7.Trusted {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
@@ -23,7 +24,7 @@ func TestDefaultConfigBuilds(t *testing.T) {
 	}
 	reg := upstream.NewRegistry(upstream.Options{Logger: slog.New(slog.DiscardHandler)})
 	defer reg.Close()
-	g, err := build(cfg, reg, proxy.NewTransports(), nil)
+	g, err := build(cfg, deps{reg: reg, tr: proxy.NewTransports(), grpc: newGRPCSources(slog.New(slog.DiscardHandler)), log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("build embedded default: %v", err)
 	}
@@ -34,8 +35,11 @@ func TestDefaultConfigBuilds(t *testing.T) {
 	for _, row := range g.snap.Tables["web"].Rows() {
 		names = append(names, row.Name)
 	}
-	if strings.Join(names, ",") != "home,sample" {
-		t.Errorf("web routes in precedence order = %v, want [home sample]", names)
+	if strings.Join(names, ",") != "home,library-grpc,sample,library" {
+		t.Errorf("web routes in precedence order = %v, want [home library-grpc sample library]", names)
+	}
+	if g.grpc["library"] == nil {
+		t.Errorf("the library upstream has no descriptor source")
 	}
 }
 
@@ -56,6 +60,11 @@ func TestDefaultConfigServes(t *testing.T) {
 	up := cfg.Upstreams["sample"]
 	up.Endpoints = []configs.Endpoint{{Address: sampleAddr, Weight: 1}}
 	cfg.Upstreams["sample"] = up
+	grpcAddr := freePort(t)
+	cfg.Sample.GRPCAddress = grpcAddr
+	lib := cfg.Upstreams["library"]
+	lib.Endpoints = []configs.Endpoint{{Address: grpcAddr, Weight: 1}}
+	cfg.Upstreams["library"] = lib
 	cfg.Log.AccessLog = false
 
 	discard := slog.New(slog.DiscardHandler)
@@ -87,6 +96,28 @@ func TestDefaultConfigServes(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Sample-Backend") == "" ||
 		!strings.Contains(hello.Message, "sample backend") || hello.Path != "/hello" || hello.RequestID == "" {
 		t.Errorf("GET /sample/hello: %d %+v (headers %v)", resp.StatusCode, hello, resp.Header)
+	}
+
+	// The sample gRPC service as REST, from descriptors fetched through
+	// reflection in the background: poll until they are in.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body = httpDo(t, http.MethodGet, base+"/v1/shelves")
+		if code == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code != http.StatusOK || !strings.Contains(body, `"shelves/1"`) {
+		t.Errorf("GET /v1/shelves: %d %s", code, body)
+	}
+	code, body = httpDo(t, http.MethodGet, base+"/v1/shelves/1/books")
+	if code != http.StatusOK || !strings.Contains(body, "Dune") {
+		t.Errorf("GET /v1/shelves/1/books: %d %s", code, body)
+	}
+	code, body = httpDo(t, http.MethodGet, "http://"+app.admin.addr+"/descriptors")
+	if code != http.StatusOK || !strings.Contains(body, grpcAddr) {
+		t.Errorf("admin /descriptors: %d %s", code, body)
 	}
 
 	code, body = httpDo(t, http.MethodGet, "http://"+app.admin.addr+"/upstreams")

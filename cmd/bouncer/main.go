@@ -263,7 +263,7 @@ func loadAndBuild(name string, args []string, stderr io.Writer) (*generation, in
 		reg := upstream.NewRegistry(upstream.Options{Logger: slog.New(slog.DiscardHandler)})
 		defer reg.Close()
 		var g *generation
-		g, err = build(cfg, reg, proxy.NewTransports(), nil)
+		g, err = build(cfg, deps{reg: reg, tr: proxy.NewTransports(), grpc: newGRPCSources(slog.New(slog.DiscardHandler)), log: slog.New(slog.DiscardHandler)})
 		if err == nil {
 			return g, exitOK
 		}

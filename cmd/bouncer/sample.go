@@ -19,6 +19,9 @@ import (
 type sampleBackend struct {
 	addr string
 	srv  *http.Server
+
+	grpcAddr string // the sample gRPC service (transcode/sample), when started
+	stopGRPC func()
 }
 
 func startSample(addr string, log *slog.Logger) (*sampleBackend, error) {
@@ -87,4 +90,7 @@ func (s *sampleBackend) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
+	if s.stopGRPC != nil {
+		s.stopGRPC()
+	}
 }

@@ -207,6 +207,11 @@ func newHTTP1Transport(cfg configs.Upstream, tlsCfg *tls.Config, dial dialFunc) 
 	})
 }
 
+// UpstreamTLS is the client TLS config for an upstream's tls block (nil:
+// TLS 1.2 and up with the system roots), for other clients of the same
+// endpoints (gRPC reflection).
+func UpstreamTLS(c *configs.UpstreamTLS) (*tls.Config, error) { return upstreamTLS(c) }
+
 func upstreamTLS(c *configs.UpstreamTLS) (*tls.Config, error) {
 	if c == nil {
 		return &tls.Config{MinVersion: tls.VersionTLS12}, nil

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/l4/upstream"
+	"github.com/bouncer-proxy/bouncer/l7/proxy"
+	"github.com/bouncer-proxy/bouncer/transcode/descriptors"
+)
+
+// grpcSources keeps one descriptor source per gRPC upstream used by a
+// transcode route, across reloads: a reload with the same grpc settings
+// keeps the watcher and the descriptors it has, so transcoding serves on
+// at once. Building a generation only prepares sources; activate starts
+// the used ones and stops the rest, so `bouncer validate` starts nothing.
+type grpcSources struct {
+	log *slog.Logger
+
+	mu sync.Mutex
+	m  map[string]*grpcSource // by upstream name
+}
+
+func newGRPCSources(log *slog.Logger) *grpcSources {
+	return &grpcSources{log: log, m: map[string]*grpcSource{}}
+}
+
+// grpcSource is the descriptors of one upstream: a transcode.Source.
+type grpcSource struct {
+	name    string
+	key     string // the settings it was made with
+	w       *descriptors.Watcher
+	cluster atomic.Pointer[upstream.Cluster] // the newest generation's, for endpoint addresses
+	cancel  context.CancelFunc               // set once started
+}
+
+// Current is the newest descriptor set; nil before the first fetch.
+func (s *grpcSource) Current() *descriptors.Set { return s.w.Current() }
+
+// RequestRefresh asks for fresh descriptors in the background (the
+// watcher limits how often it fetches).
+func (s *grpcSource) RequestRefresh() { s.w.RequestRefresh() }
+
+// Status is the per-endpoint fetch state, for the admin API.
+func (s *grpcSource) Status() []descriptors.EndpointStatus { return s.w.Status() }
+
+func (s *grpcSource) endpoints() []string {
+	c := s.cluster.Load()
+	if c == nil {
+		return nil
+	}
+	eps := c.Endpoints()
+	out := make([]string, 0, len(eps))
+	for _, e := range eps {
+		out = append(out, e.Address())
+	}
+	return out
+}
+
+// get returns the source of upstream name for cluster c, made anew when
+// the upstream's gRPC settings changed.
+func (g *grpcSources) get(name string, c *upstream.Cluster) (*grpcSource, error) {
+	cfg := c.Config()
+	gc := cfg.GRPC
+	if gc == nil {
+		gc = &configs.UpstreamGRPC{Reflection: true, RefreshInterval: configs.Duration(time.Minute)}
+	}
+	key := fmt.Sprintf("%s|%+v|%+v", cfg.Protocol, *gc, cfg.TLS)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s, ok := g.m[name]; ok && s.key == key {
+		s.cluster.Store(c)
+		return s, nil
+	}
+	opts := descriptors.Options{Metadata: gc.ReflectionMetadata, Timeout: 10 * time.Second}
+	if cfg.Protocol == "h2" {
+		tc, err := proxy.UpstreamTLS(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		tc.NextProtos = []string{"h2"}
+		opts.TLS = tc
+	}
+	s := &grpcSource{name: name, key: key}
+	s.cluster.Store(c)
+	wc := descriptors.WatcherConfig{
+		Endpoints: s.endpoints,
+		Options:   opts,
+		Interval:  gc.RefreshInterval.D(),
+		OnChange: func(set *descriptors.Set) {
+			g.log.Info("gRPC descriptors loaded", "upstream", name, "digest", set.Digest, "services", len(set.Services))
+		},
+		Logger: g.log.With("upstream", name),
+	}
+	if !gc.Reflection {
+		wc.Protoset = gc.Protoset
+	}
+	s.w = descriptors.NewWatcher(wc)
+	return s, nil
+}
+
+// activate starts the sources named in used and stops every other one.
+func (g *grpcSources) activate(used map[string]*grpcSource) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for name, s := range g.m {
+		if used[name] != s {
+			s.stop()
+			delete(g.m, name)
+		}
+	}
+	for name, s := range used {
+		g.m[name] = s
+		if s.cancel == nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			s.cancel = cancel
+			s.w.Start(ctx)
+		}
+	}
+}
+
+func (s *grpcSource) stop() {
+	if s.cancel != nil {
+		s.cancel()
+		s.w.Stop()
+	}
+}
+
+// close stops every source.
+func (g *grpcSources) close() { g.activate(nil) }
+
+// status lists every source's endpoints, for the admin API.
+func (g *grpcSources) status() map[string][]descriptors.EndpointStatus {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := map[string][]descriptors.EndpointStatus{}
+	names := make([]string, 0, len(g.m))
+	for n := range g.m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		out[n] = g.m[n].Status()
+	}
+	return out
+}
+
+// refresh fetches the descriptors of upstream name now (all when name is
+// empty), for the admin API's POST /descriptors/refresh.
+func (g *grpcSources) refresh(ctx context.Context, name string) error {
+	g.mu.Lock()
+	var list []*grpcSource
+	for n, s := range g.m {
+		if name == "" || n == name {
+			list = append(list, s)
+		}
+	}
+	g.mu.Unlock()
+	if name != "" && len(list) == 0 {
+		return fmt.Errorf("no gRPC upstream named %q is in use by a transcode route", name)
+	}
+	for _, s := range list {
+		if err := s.w.Refresh(ctx); err != nil {
+			return fmt.Errorf("upstream %s: %w", s.name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package transcode
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/bouncer-proxy/bouncer/transcode/httprule"
+)
+
+// Bidirectional streaming over WebSocket: each text (or binary) message
+// from the client is one JSON request message; each response message goes
+// back as one text message. When the call ends with an error, a last text
+// message {"error": google.rpc.Status} precedes the close (1011); a clean
+// end closes with 1000.
+
+const (
+	wsMaxMessage = 4 << 20
+	wsWriteWait  = 10 * time.Second
+)
+
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  16 << 10,
+	WriteBufferSize: 16 << 10,
+	// The route decides who may call; browsers send Origin, and CORS
+	// policies (not this handler) judge it.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+// hijacker reaches Hijack through wrapping ResponseWriters (Unwrap), which
+// gorilla/websocket does not look through.
+type hijacker struct{ http.ResponseWriter }
+
+func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(h.ResponseWriter).Hijack()
+}
+
+// serveWebSocket runs a streaming call of b over a WebSocket.
+func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, t *table, b *binding, vars []httprule.VarValue) {
+	ws, err := upgrader.Upgrade(hijacker{w}, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	defer ws.Close()
+	ws.SetReadLimit(wsMaxMessage)
+	pr, pw := io.Pipe()
+	go h.wsRequests(ws, pw, r, t, b, vars)
+	req := h.upstreamRequest(r, b, pr, -1)
+	x, gerr := h.proxy.Exchange(req, false)
+	if gerr != nil {
+		_ = pr.CloseWithError(io.ErrClosedPipe)
+		wsClose(ws, &status.Status{Code: int32(codeForHTTP(gerr.Status)), Message: gerr.Message}, t)
+		return
+	}
+	if x == nil {
+		_ = pr.CloseWithError(io.ErrClosedPipe)
+		return
+	}
+	st, hs := h.wsResponses(ws, r, t, b, x.Res)
+	_ = pr.CloseWithError(io.ErrClosedPipe) // stops the request pump if the client still sends
+	x.Done(h.outcome(st, hs))
+	wsClose(ws, st, t)
+}
+
+// wsRequests turns the client's WebSocket messages into request frames.
+func (h *Handler) wsRequests(ws *websocket.Conn, pw *io.PipeWriter, r *http.Request, t *table, b *binding, vars []httprule.VarValue) {
+	for {
+		kind, data, err := ws.ReadMessage()
+		if err != nil {
+			// A close from the client ends the request stream cleanly.
+			_ = pw.Close()
+			return
+		}
+		if kind != websocket.TextMessage && kind != websocket.BinaryMessage {
+			continue
+		}
+		m, err := h.fillRequest(b, t, r, vars, data)
+		if err != nil {
+			_ = pw.CloseWithError(err)
+			return
+		}
+		raw, err := proto.Marshal(m.Interface())
+		if err != nil {
+			_ = pw.CloseWithError(err)
+			return
+		}
+		if _, err := pw.Write(appendFrame(nil, raw)); err != nil {
+			return
+		}
+	}
+}
+
+// wsResponses sends every response message as a text message and returns
+// the call's status.
+func (h *Handler) wsResponses(ws *websocket.Conn, r *http.Request, t *table, b *binding, res *http.Response) (*status.Status, int) {
+	st, hs, ok := callStatus(res)
+	switch {
+	case !ok:
+		return st, hs
+	case st != nil: // trailers-only OK: no messages
+		return st, http.StatusOK
+	}
+	fr := &frameReader{r: res.Body, max: maxResponseMessage}
+	for {
+		raw, err := fr.next()
+		if err == io.EOF {
+			return trailerStatus(res)
+		}
+		if err != nil {
+			if r.Context().Err() != nil {
+				return &status.Status{Code: int32(codes.Canceled), Message: "client went away"}, 499
+			}
+			return &status.Status{Code: int32(codes.Unavailable), Message: "upstream stream broke off"}, http.StatusBadGateway
+		}
+		msg, err := responseMessage(b, raw)
+		var out []byte
+		if err == nil {
+			out, _, err = h.encodeResponse(t, b, msg)
+		}
+		if err != nil {
+			return &status.Status{Code: int32(codes.Internal), Message: "upstream sent a message that cannot be decoded"}, http.StatusBadGateway
+		}
+		_ = ws.SetWriteDeadline(time.Now().Add(wsWriteWait))
+		if err := ws.WriteMessage(websocket.TextMessage, out); err != nil {
+			return &status.Status{Code: int32(codes.Canceled), Message: "client went away"}, 499
+		}
+	}
+}
+
+// wsClose ends the WebSocket with the call's status.
+func wsClose(ws *websocket.Conn, st *status.Status, t *table) {
+	_ = ws.SetWriteDeadline(time.Now().Add(wsWriteWait))
+	if st == nil || st.Code == 0 {
+		_ = ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+		return
+	}
+	rec, _ := protojson.MarshalOptions{Resolver: resolver{own: t.set.Types}}.Marshal(st)
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"error":`+string(rec)+`}`))
+	reason := codes.Code(st.Code).String()
+	_ = ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInternalServerErr, reason))
+}
