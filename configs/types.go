@@ -137,7 +137,7 @@ type TranscodeAction struct {
 	Annotations   bool              `yaml:"annotations" default:"true" doc:"Use the google.api.http annotations found in the descriptors."`
 	AutoPost      bool              `yaml:"auto_post" default:"true" doc:"Also serve every method at POST /package.Service/Method with the request message as the JSON body."`
 	Rules         []HTTPRule        `yaml:"rules" doc:"google.api.http rules declared here, for services without annotations or to change them."`
-	Timeout       Duration          `yaml:"timeout" default:"30s" doc:"Longest call, all tries included; a client's Grpc-Timeout header may only shorten it (0: no limit)."`
+	Timeout       Duration          `yaml:"timeout" default:"30s" doc:"Longest unary call, all tries included, sent upstream as grpc-timeout; a client's Grpc-Timeout header may only shorten it. Streams are bounded only by a client's Grpc-Timeout, and this bounds the wait for their response headers (0: no limit)."`
 	PerTryTimeout Duration          `yaml:"per_try_timeout" default:"0s" doc:"Time for one try until response headers (0: only the total applies)."`
 	Retry         *Retry            `yaml:"retry" doc:"Retry policy; a call is retried only when its binding's HTTP method is listed, or its method is marked idempotent (idempotency_level)."`
 	Strict        bool              `yaml:"strict" default:"false" doc:"Unknown JSON fields and unknown query parameters are a 400 naming them (default: ignored)."`

@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -68,6 +69,11 @@ func (h *Handler) serveBinding(w http.ResponseWriter, r *http.Request, t *table,
 	}
 	req := h.upstreamRequest(r, b, upstreamBody, length)
 	req.GetBody = getBody
+	if d, ok := h.callDeadline(r, b); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		req = req.WithContext(ctx)
+	}
 	x, gerr := h.proxy.Exchange(req, b.retryOK && getBody != nil)
 	if gerr != nil {
 		writeError(w, r, gerr.Status, gerr.Message)
@@ -105,7 +111,7 @@ func (h *Handler) upstreamRequest(r *http.Request, b *binding, body io.Reader, l
 		"Te":           {"trailers"},
 	}
 	h.copyMetadata(hdr, r.Header)
-	if d, ok := h.deadline(r); ok {
+	if d, ok := h.callDeadline(r, b); ok {
 		hdr.Set("Grpc-Timeout", encodeTimeout(d))
 	}
 	req := &http.Request{
@@ -160,6 +166,20 @@ func reservedMetadata(k string) bool {
 		return true
 	}
 	return strings.HasPrefix(k, "grpc-") || strings.HasPrefix(k, ":")
+}
+
+// callDeadline is how long the whole call may last: the deadline for
+// unary calls; for streaming ones only a client's own Grpc-Timeout (a
+// stream may last as long as its client wants; the route's timeout still
+// bounds the wait for its response headers).
+func (h *Handler) callDeadline(r *http.Request, b *binding) (time.Duration, bool) {
+	if b.method.IsStreamingClient() || b.method.IsStreamingServer() {
+		if v := r.Header.Get("Grpc-Timeout"); v != "" {
+			return decodeTimeout(v)
+		}
+		return 0, false
+	}
+	return h.deadline(r)
 }
 
 // deadline is the call's timeout: the route's, shortened by a client's

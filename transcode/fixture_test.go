@@ -90,11 +90,36 @@ func startFixtureWith(t *testing.T, routeExtra string, override map[string]grpcs
 // by mk (nil: one reflection fetch, served as is).
 func startFixtureSource(t *testing.T, routeExtra string, override map[string]grpcsvc.Handler, mk func(addr string) transcode.Source) *fixture {
 	t.Helper()
+	f, errs := buildFixture(t, routeExtra, override, mk)
+	if len(errs) > 0 {
+		t.Fatalf("bindings not served: %v", errs)
+	}
+	return f
+}
+
+// warmErrors builds a fixture and returns the binding problems reported.
+func warmErrors(t *testing.T, routeExtra string) []error {
+	t.Helper()
+	_, errs := buildFixture(t, routeExtra, nil, nil)
+	return errs
+}
+
+// routeUpstream, when set, is where the route's calls go instead of the
+// sample service (whose descriptors are still used); tests that set it
+// must not run in parallel.
+var routeUpstream string
+
+func buildFixture(t *testing.T, routeExtra string, override map[string]grpcsvc.Handler, mk func(addr string) transcode.Source) (*fixture, []error) {
+	t.Helper()
 	addr, svc := startService(t, override)
+	upstreamAddr := addr
+	if routeUpstream != "" {
+		upstreamAddr = routeUpstream
+	}
 	text := `admin: {address: "off"}
 listeners: [{name: web, address: "127.0.0.1:0"}]
 upstreams:
-  library: {endpoints: ["` + addr + `"], protocol: h2c}
+  library: {endpoints: ["` + upstreamAddr + `"], protocol: h2c}
 routes:
   - match: {prefix: /}
     transcode:
@@ -135,16 +160,14 @@ routes:
 		src = static
 	}
 	h := transcode.New(transcode.Options{Config: a, Proxy: px, Source: src, Logger: slog.New(slog.DiscardHandler)})
-	if errs := h.Warm(); len(errs) > 0 {
-		t.Fatalf("bindings not served: %v", errs)
-	}
+	errs := h.Warm()
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.Protocols = new(http.Protocols)
 	srv.Config.Protocols.SetHTTP1(true)
 	srv.Config.Protocols.SetUnencryptedHTTP2(true)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &fixture{URL: srv.URL, grpcAddr: addr, h: h, svc: svc, src: static}
+	return &fixture{URL: srv.URL, grpcAddr: addr, h: h, svc: svc, src: static}, errs
 }
 
 func indent(s string, n int) string {

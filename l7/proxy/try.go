@@ -103,6 +103,8 @@ func classify(clientCtx context.Context, err error, timedOut bool) failure {
 	var op *net.OpError
 	var tooLarge *http.MaxBytesError
 	switch {
+	case errors.Is(clientCtx.Err(), context.DeadlineExceeded):
+		return failTimeout // a deadline the caller set on the request (Exchange): not a client gone
 	case clientCtx.Err() != nil:
 		return failCanceled
 	case errors.As(err, &tooLarge):

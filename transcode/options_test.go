@@ -1,0 +1,156 @@
+package transcode_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/bouncer-proxy/bouncer/transcode/grpcsvc"
+)
+
+// Rules declared in the config bind methods without annotations, add to
+// annotated ones, or replace them (override); a success status may be set
+// per binding.
+func TestConfigRules(t *testing.T) {
+	f := startFixture(t, `
+rules:
+  - selector: bouncer.library.v1.Library.CountBooks
+    bindings:
+      - get: /v1/{parent=shelves/*}/count
+      - post: /v1/count
+        body: "*"
+        success_status: 202
+  - selector: bouncer.library.v1.Library.ListShelves
+    override: true
+    bindings:
+      - get: /v2/shelves
+`)
+	r := f.do(t, "GET", "/v1/shelves/1/count", "")
+	if r.Status != 200 || jsonOf(t, r.Body)["count"] != "2" {
+		t.Fatalf("configured GET: %d %s", r.Status, r.Body)
+	}
+	if r := f.do(t, "POST", "/v1/count", `{"parent":"shelves/2"}`); r.Status != 202 || jsonOf(t, r.Body)["count"] != "1" {
+		t.Fatalf("configured POST with 202: %d %s", r.Status, r.Body)
+	}
+	if r := f.do(t, "GET", "/v2/shelves", ""); r.Status != 200 || !strings.Contains(r.Body, "shelves/1") {
+		t.Fatalf("override binding: %d %s", r.Status, r.Body)
+	}
+	if r := f.do(t, "GET", "/v1/shelves", ""); r.Status != 405 || r.Header.Get("Allow") != "POST" {
+		t.Fatalf("the overridden annotation is still served (CreateShelf keeps POST): %d %s", r.Status, r.Body)
+	}
+	// annotations: false leaves configured rules and the automatic POST.
+	off := startFixture(t, "annotations: false")
+	if r := off.do(t, "GET", "/v1/shelves", ""); r.Status != 404 {
+		t.Fatalf("annotations off: %d %s", r.Status, r.Body)
+	}
+	if r := off.do(t, "POST", "/bouncer.library.v1.Library/ListShelves", "{}"); r.Status != 200 {
+		t.Fatalf("auto POST with annotations off: %d %s", r.Status, r.Body)
+	}
+}
+
+// A binding that cannot be served (a field that does not exist, a rule
+// for an unknown method) is reported by Warm and left out; the rest serve.
+func TestBadRulesReported(t *testing.T) {
+	errs := warmErrors(t, `
+rules:
+  - selector: bouncer.library.v1.Library.GetShelf
+    bindings: [{get: "/v1/x/{nope}"}]
+  - selector: bouncer.library.v1.Library.NoSuch
+    bindings: [{get: "/v1/y"}]
+`)
+	joined := ""
+	for _, e := range errs {
+		joined += e.Error() + "\n"
+	}
+	if len(errs) != 2 || !strings.Contains(joined, "nope") || !strings.Contains(joined, "NoSuch") {
+		t.Fatalf("problems reported:\n%s", joined)
+	}
+}
+
+// JSON output options: zero values, proto names, enums as numbers.
+func TestJSONOptions(t *testing.T) {
+	f := startFixture(t, "json: {emit_defaults: true, use_proto_names: true, enums_as_ints: true}")
+	r := f.do(t, "POST", "/v1/echo", `{"genre":"POETRY","label":"x"}`)
+	b := jsonOf(t, r.Body)
+	if r.Status != 200 || b["genre"] != float64(2) || b["display_name"] != "x" || b["int64_field"] != "0" || b["bool_field"] != false {
+		t.Fatalf("options not applied: %d %s", r.Status, r.Body)
+	}
+}
+
+// A body over the route's limit is a 413 and never reaches the service.
+func TestBodyLimit(t *testing.T) {
+	f := startFixture(t, "max_request_body_bytes: 64")
+	r := f.do(t, "POST", "/v1/echo", `{"stringField":"`+strings.Repeat("x", 100)+`"}`)
+	if st := statusOf(t, r); r.Status != 413 || st.Code != 3 {
+		t.Fatalf("big body: %d %s", r.Status, r.Body)
+	}
+}
+
+// The call's deadline is the route's timeout, shortened by a client's
+// Grpc-Timeout; a service that runs out of it is a 504.
+func TestDeadline(t *testing.T) {
+	seen := make(chan time.Duration, 4)
+	f := startFixtureWith(t, "timeout: 5s", map[string]grpcsvc.Handler{
+		"/bouncer.library.v1.Library/CountBooks": func(c *grpcsvc.Call) error {
+			if _, err := c.Recv(); err != nil {
+				return err
+			}
+			dl, _ := c.Ctx.Deadline()
+			seen <- time.Until(dl)
+			if c.Metadata().Get("x-slow") != nil {
+				<-c.Ctx.Done()
+				return status.Error(codes.DeadlineExceeded, "too slow")
+			}
+			out := dynamicpb.NewMessage(c.Method.Output())
+			out.Set(c.Method.Output().Fields().ByName("count"), protoreflect.ValueOfInt64(1))
+			return c.Send(out)
+		},
+	})
+	if r := f.do(t, "POST", "/bouncer.library.v1.Library/CountBooks", "{}"); r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	if d := <-seen; d <= 4*time.Second || d > 5*time.Second {
+		t.Fatalf("deadline seen by the service: %v, want about 5s", d)
+	}
+	r := f.do(t, "POST", "/bouncer.library.v1.Library/CountBooks", "{}", "Grpc-Timeout", "200m", "Grpc-Metadata-X-Slow", "1")
+	if d := <-seen; d > 200*time.Millisecond {
+		t.Fatalf("client Grpc-Timeout not applied: %v", d)
+	}
+	if r.Status != 504 {
+		t.Fatalf("slow call: %d %s", r.Status, r.Body)
+	}
+}
+
+// An upstream that answers plain HTTP instead of gRPC is mapped the way
+// gRPC clients map it (503 -> UNAVAILABLE, 404 -> UNIMPLEMENTED, ...),
+// and its body never reaches the client.
+func TestPlainHTTPUpstream(t *testing.T) {
+	var status int
+	plain := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "internal stack trace at line 42")
+	}))
+	plain.Config.Protocols = new(http.Protocols)
+	plain.Config.Protocols.SetUnencryptedHTTP2(true)
+	plain.Start()
+	defer plain.Close()
+	routeUpstream = strings.TrimPrefix(plain.URL, "http://")
+	defer func() { routeUpstream = "" }()
+	f := startFixture(t, "")
+	for up, want := range map[int][2]int{503: {503, 14}, 404: {501, 12}, 401: {401, 16}, 500: {500, 2}} {
+		status = up
+		r := f.do(t, "GET", "/v1/shelves", "")
+		st := statusOf(t, r)
+		if r.Status != want[0] || st.Code != want[1] || strings.Contains(r.Body, "stack trace") {
+			t.Errorf("upstream %d: got %d %s, want %d code %d", up, r.Status, r.Body, want[0], want[1])
+		}
+	}
+}
