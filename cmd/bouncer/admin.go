@@ -65,7 +65,15 @@ func startAdmin(addr string, a *App) (*adminServer, error) {
 	// gRPC descriptors of transcode routes: what each endpoint serves, and
 	// a refresh on demand (?upstream=NAME, or all).
 	mux.HandleFunc("GET /descriptors", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, a.grpc.status())
+		a.mu.Lock()
+		routes := map[string][]string{}
+		if a.cur != nil {
+			for name, h := range a.cur.trans {
+				routes[name] = h.Bindings()
+			}
+		}
+		a.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"upstreams": a.grpc.status(), "routes": routes})
 	})
 	mux.HandleFunc("POST /descriptors/refresh", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
@@ -74,7 +82,7 @@ func startAdmin(addr string, a *App) (*adminServer, error) {
 			writeJSON(w, http.StatusBadGateway, map[string]any{"refreshed": false, "error": err.Error()})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"refreshed": true, "descriptors": a.grpc.status()})
+		writeJSON(w, http.StatusOK, map[string]any{"refreshed": true, "upstreams": a.grpc.status()})
 	})
 	s := &adminServer{addr: ln.Addr().String(), srv: &http.Server{
 		Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
@@ -164,5 +172,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // an admin API read by people and tools, not embedded in HTML
 	_ = enc.Encode(v)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/l7"
 	"github.com/bouncer-proxy/bouncer/l7/proxy"
 	"github.com/bouncer-proxy/bouncer/l7/route"
+	"github.com/bouncer-proxy/bouncer/transcode"
 )
 
 // generation is everything built from one config, before it serves.
@@ -20,7 +21,8 @@ type generation struct {
 	cfg      *configs.Config
 	snap     *l7.Snapshot
 	clusters map[string]*upstream.Cluster
-	grpc     map[string]*grpcSource // descriptor sources of transcode routes, by upstream
+	grpc     map[string]*grpcSource        // descriptor sources of transcode routes, by upstream
+	trans    map[string]*transcode.Handler // transcode routes' handlers, by route name
 }
 
 // deps is what a build uses that outlives it.
@@ -39,7 +41,8 @@ type deps struct {
 func build(cfg *configs.Config, d deps) (*generation, error) {
 	var errs configs.Errors
 	trusted := trustedOf(cfg)
-	g := &generation{cfg: cfg, clusters: map[string]*upstream.Cluster{}, grpc: map[string]*grpcSource{}}
+	g := &generation{cfg: cfg, clusters: map[string]*upstream.Cluster{}, grpc: map[string]*grpcSource{},
+		trans: map[string]*transcode.Handler{}}
 	names := make([]string, 0, len(cfg.Upstreams))
 	for name := range cfg.Upstreams {
 		names = append(names, name)
@@ -93,6 +96,7 @@ func buildRoute(cfg *configs.Config, i int, g *generation, d deps, trusted *l7.T
 		if err != nil {
 			return nil, err
 		}
+		g.trans[rc.Name] = h // names are filled in by configs
 		terminal = h
 	}
 	rt, err := l7.NewRoute(rc, terminal)

@@ -116,7 +116,7 @@ func TestDefaultConfigServes(t *testing.T) {
 		t.Errorf("GET /v1/shelves/1/books: %d %s", code, body)
 	}
 	code, body = httpDo(t, http.MethodGet, "http://"+app.admin.addr+"/descriptors")
-	if code != http.StatusOK || !strings.Contains(body, grpcAddr) {
+	if code != http.StatusOK || !strings.Contains(body, grpcAddr) || !strings.Contains(body, "GET /v1/{name=shelves/*} -> bouncer.library.v1.Library/GetShelf (annotation)") {
 		t.Errorf("admin /descriptors: %d %s", code, body)
 	}
 

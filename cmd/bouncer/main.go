@@ -338,6 +338,8 @@ func action(r configs.Route) string {
 	switch {
 	case r.Proxy != nil:
 		return "proxy → " + r.Proxy.Upstream
+	case r.Transcode != nil:
+		return "transcode → " + r.Transcode.Upstream + " (gRPC; bindings from its descriptors at run time)"
 	case r.Redirect != nil:
 		return fmt.Sprintf("redirect %d", r.Redirect.Status)
 	default:
