@@ -113,15 +113,20 @@ func shortDigest(d string) string {
 
 // ServeHTTP serves native gRPC, gRPC-Web and REST on one route.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case isGRPC(r):
-		h.proxy.ServeHTTP(w, r)
-		return
-	case grpcweb.IsGRPCWeb(r):
-		h.web.ServeHTTP(w, r)
+	t, _ := h.table()
+	if native, web := isGRPC(r), grpcweb.IsGRPCWeb(r); native || web {
+		// Metrics per method, for methods the descriptors know (a
+		// client's path alone must not create label values).
+		if info := l7.InfoFrom(r.Context()); info != nil && t != nil && t.methods[r.URL.Path] {
+			info.Route += " " + r.URL.Path
+		}
+		if native {
+			h.proxy.ServeHTTP(w, r)
+		} else {
+			h.web.ServeHTTP(w, r)
+		}
 		return
 	}
-	t, _ := h.table()
 	if t == nil {
 		writeError(w, r, http.StatusServiceUnavailable, "the descriptors of upstream "+h.cfg.Upstream+" are not available yet")
 		return

@@ -70,7 +70,8 @@ type rule struct {
 type table struct {
 	router   *httprule.Router[*binding]
 	set      *descriptors.Set
-	bindings []*binding // in a stable order, for listing
+	bindings []*binding      // in a stable order, for listing
+	methods  map[string]bool // "/package.Service/Method" of every exposed method
 }
 
 // planOptions is what building a table needs from the route.
@@ -83,7 +84,7 @@ type planOptions struct {
 // one binding (a bad template, an unknown field, a duplicate) are returned
 // and that binding is left out; the others are served.
 func buildTable(set *descriptors.Set, o planOptions) (*table, []error) {
-	t := &table{set: set}
+	t := &table{set: set, methods: map[string]bool{}}
 	var b httprule.Builder[*binding]
 	var errs []error
 	configRules := rulesBySelector(o.cfg.Rules)
@@ -94,6 +95,7 @@ func buildTable(set *descriptors.Set, o planOptions) (*table, []error) {
 		methods := sd.Methods()
 		for i := range methods.Len() {
 			md := methods.Get(i)
+			t.methods["/"+string(sd.FullName())+"/"+string(md.Name())] = true
 			for _, r := range methodRules(md, o.cfg, configRules[string(md.FullName())]) {
 				bd, err := resolve(md, r, o)
 				if err == nil {

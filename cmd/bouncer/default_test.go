@@ -120,6 +120,11 @@ func TestDefaultConfigServes(t *testing.T) {
 		t.Errorf("admin /descriptors: %d %s", code, body)
 	}
 
+	code, body = httpDo(t, http.MethodGet, "http://"+app.admin.addr+"/metrics")
+	if code != http.StatusOK || !strings.Contains(body, `route="library /bouncer.library.v1.Library/ListShelves"`) {
+		t.Errorf("no per-method request metrics for transcoded calls")
+	}
+
 	code, body = httpDo(t, http.MethodGet, "http://"+app.admin.addr+"/upstreams")
 	if code != http.StatusOK || !strings.Contains(body, sampleAddr) {
 		t.Errorf("admin /upstreams: %d %s", code, body)
