@@ -141,6 +141,7 @@ type TranscodeAction struct {
 	PerTryTimeout Duration          `yaml:"per_try_timeout" default:"0s" doc:"Time for one try until response headers (0: only the total applies)."`
 	Retry         *Retry            `yaml:"retry" doc:"Retry policy; a call is retried only when its binding's HTTP method is listed, or its method is marked idempotent (idempotency_level)."`
 	Strict        bool              `yaml:"strict" default:"false" doc:"Unknown JSON fields and unknown query parameters are a 400 naming them (default: ignored)."`
+	Validate      bool              `yaml:"validate" default:"false" doc:"Check each request message against the protovalidate (buf.validate) rules in the descriptors before the call; a violation is a 400 listing the fields."`
 	MaxBodyBytes  Size              `yaml:"max_request_body_bytes" default:"4MiB" doc:"Largest JSON or HttpBody request accepted (413 above)."`
 	JSON          TranscodeJSON     `yaml:"json" doc:"How responses are written as JSON."`
 	Metadata      TranscodeMetadata `yaml:"metadata" doc:"Which request headers become gRPC metadata, and how metadata comes back."`

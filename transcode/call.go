@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -22,6 +23,10 @@ import (
 
 // maxResponseMessage bounds one response message read from the upstream.
 const maxResponseMessage = 16 << 20
+
+// deadlineSlack is how close to its deadline a call that broke off counts
+// as timed out (timers run late on a busy machine).
+const deadlineSlack = 50 * time.Millisecond
 
 // serveBinding runs one REST call of binding b.
 func (h *Handler) serveBinding(w http.ResponseWriter, r *http.Request, t *table, b *binding, vars []httprule.VarValue) {
@@ -69,13 +74,21 @@ func (h *Handler) serveBinding(w http.ResponseWriter, r *http.Request, t *table,
 	}
 	req := h.upstreamRequest(r, b, upstreamBody, length)
 	req.GetBody = getBody
+	var deadline time.Time
 	if d, ok := h.callDeadline(r, b); ok {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
+		deadline = time.Now().Add(d)
+		ctx, cancel := context.WithDeadline(r.Context(), deadline)
 		defer cancel()
 		req = req.WithContext(ctx)
 	}
 	x, gerr := h.proxy.Exchange(req, b.retryOK && getBody != nil)
 	if gerr != nil {
+		if gerr.Status == http.StatusBadGateway && !deadline.IsZero() && time.Until(deadline) < deadlineSlack {
+			// The upstream saw the same deadline (grpc-timeout) and reset
+			// the stream a moment before Bouncer's own timer fired.
+			writeError(w, r, http.StatusGatewayTimeout, "the call did not finish within its deadline")
+			return
+		}
 		writeError(w, r, gerr.Status, gerr.Message)
 		return
 	}
@@ -90,6 +103,10 @@ func (h *Handler) serveBinding(w http.ResponseWriter, r *http.Request, t *table,
 func (h *Handler) writeInputError(w http.ResponseWriter, r *http.Request, err error) {
 	var ie *inputError
 	if errors.As(err, &ie) {
+		if len(ie.violations) > 0 {
+			writeError(w, r, ie.status, ie.msg, &errdetails.BadRequest{FieldViolations: ie.violations})
+			return
+		}
 		if ie.field != "" {
 			writeError(w, r, ie.status, ie.msg, fieldViolation(ie.field, ie.msg))
 			return

@@ -55,7 +55,7 @@ func startFixture(t *testing.T, routeExtra string) *fixture {
 }
 
 // startService serves the sample library with some methods replaced.
-func startService(t *testing.T, override map[string]grpcsvc.Handler) (string, *grpcsvc.Server) {
+func startService(t testing.TB, override map[string]grpcsvc.Handler) (string, *grpcsvc.Server) {
 	t.Helper()
 	files, err := sample.Files()
 	if err != nil {
@@ -109,7 +109,7 @@ func warmErrors(t *testing.T, routeExtra string) []error {
 // must not run in parallel.
 var routeUpstream string
 
-func buildFixture(t *testing.T, routeExtra string, override map[string]grpcsvc.Handler, mk func(addr string) transcode.Source) (*fixture, []error) {
+func buildFixture(t testing.TB, routeExtra string, override map[string]grpcsvc.Handler, mk func(addr string) transcode.Source) (*fixture, []error) {
 	t.Helper()
 	addr, svc := startService(t, override)
 	upstreamAddr := addr

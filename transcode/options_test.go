@@ -1,6 +1,7 @@
 package transcode_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -152,5 +153,63 @@ func TestPlainHTTPUpstream(t *testing.T) {
 		if r.Status != want[0] || st.Code != want[1] || strings.Contains(r.Body, "stack trace") {
 			t.Errorf("upstream %d: got %d %s, want %d code %d", up, r.Status, r.Body, want[0], want[1])
 		}
+	}
+}
+
+// A client that goes away cancels the call upstream.
+func TestClientGoneCancelsCall(t *testing.T) {
+	started, canceled := make(chan struct{}), make(chan struct{})
+	f := startFixtureWith(t, "", map[string]grpcsvc.Handler{
+		"/bouncer.library.v1.Library/Watch": func(c *grpcsvc.Call) error {
+			if _, err := c.Recv(); err != nil {
+				return err
+			}
+			close(started)
+			<-c.Ctx.Done()
+			close(canceled)
+			return c.Ctx.Err()
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.URL+"/v1/shelves/1:watch", nil)
+	go func() {
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call never started")
+	}
+	cancel()
+	select {
+	case <-canceled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the service's call was not canceled when the client left")
+	}
+}
+
+// With validate on, the protovalidate rules found in the reflected
+// descriptors are checked before the call: a violation is a 400 listing
+// the fields, and the service never sees the request.
+func TestValidateRules(t *testing.T) {
+	f := startFixture(t, "validate: true")
+	r := f.do(t, "GET", "/v1/shelves/1/books?pageSize=5000", "")
+	st := statusOf(t, r)
+	br := st.detail("google.rpc.BadRequest")
+	if r.Status != 400 || st.Code != 3 || br == nil || !strings.Contains(r.Body, `"page_size"`) || !strings.Contains(r.Body, "int32.gte_lte") {
+		t.Fatalf("page_size rule: %d %s", r.Status, r.Body)
+	}
+	r = f.do(t, "POST", "/v1/shelves/1/books?bookId=Not%20Valid", `{"title":"x","author":"y"}`)
+	if r.Status != 400 || !strings.Contains(r.Body, "book_id") {
+		t.Fatalf("book_id rule: %d %s", r.Status, r.Body)
+	}
+	if r := f.do(t, "GET", "/v1/shelves/1/books?pageSize=5", ""); r.Status != 200 {
+		t.Fatalf("valid request: %d %s", r.Status, r.Body)
+	}
+	off := startFixture(t, "")
+	if r := off.do(t, "GET", "/v1/shelves/1/books?pageSize=5000", ""); r.Status != 200 {
+		t.Fatalf("validation off: %d %s", r.Status, r.Body)
 	}
 }

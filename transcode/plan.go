@@ -16,6 +16,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/transcode/descriptors"
 	"github.com/bouncer-proxy/bouncer/transcode/httprule"
 	"github.com/bouncer-proxy/bouncer/transcode/params"
+	"github.com/bouncer-proxy/bouncer/transcode/validate"
 )
 
 // Where a binding came from, for `bouncer routes` and the OpenAPI document.
@@ -54,9 +55,10 @@ type binding struct {
 	respRaw  bool        // the response body is a google.api.HttpBody
 	query    *params.QueryDecoder
 
-	in, out protoreflect.MessageType
-	status  int
-	retryOK bool // idempotent by its HTTP method or its idempotency_level
+	in, out  protoreflect.MessageType
+	status   int
+	retryOK  bool // idempotent by its HTTP method or its idempotency_level
+	validate bool // the request type has protovalidate rules and validation is on
 }
 
 // rule is one binding before resolution, from any source.
@@ -72,6 +74,10 @@ type table struct {
 	set      *descriptors.Set
 	bindings []*binding      // in a stable order, for listing
 	methods  map[string]bool // "/package.Service/Method" of every exposed method
+	// validator checks request messages against their protovalidate rules
+	// (nil: off); one per descriptor set, so refreshed rules never meet
+	// rules compiled for the old descriptors.
+	validator *validate.Validator
 }
 
 // planOptions is what building a table needs from the route.
@@ -87,6 +93,13 @@ func buildTable(set *descriptors.Set, o planOptions) (*table, []error) {
 	t := &table{set: set, methods: map[string]bool{}}
 	var b httprule.Builder[*binding]
 	var errs []error
+	if o.cfg.Validate {
+		v, err := validate.New()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("request validation is off: %w", err))
+		}
+		t.validator = v
+	}
 	configRules := rulesBySelector(o.cfg.Rules)
 	for _, sd := range set.Services {
 		if !serviceWanted(o.cfg.Services, sd) {
@@ -98,6 +111,9 @@ func buildTable(set *descriptors.Set, o planOptions) (*table, []error) {
 			t.methods["/"+string(sd.FullName())+"/"+string(md.Name())] = true
 			for _, r := range methodRules(md, o.cfg, configRules[string(md.FullName())]) {
 				bd, err := resolve(md, r, o)
+				if err == nil && t.validator != nil {
+					bd.validate = t.validator.Has(md.Input()) // compiles the rules now, not on a request
+				}
 				if err == nil {
 					err = b.Add(bd.httpMethod, bd.tmpl, bd)
 				}

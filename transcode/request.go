@@ -8,20 +8,23 @@ import (
 	"net/http"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/bouncer-proxy/bouncer/transcode/httprule"
 	"github.com/bouncer-proxy/bouncer/transcode/params"
+	"github.com/bouncer-proxy/bouncer/transcode/validate"
 )
 
 // inputError is a request the client got wrong: a 400 (or 413) naming the
 // field when there is one.
 type inputError struct {
-	status int
-	field  string
-	msg    string
+	status     int
+	field      string
+	msg        string
+	violations []*errdetails.BadRequest_FieldViolation // from validation rules; several at once
 }
 
 func (e *inputError) Error() string { return e.msg }
@@ -82,7 +85,37 @@ func (h *Handler) fillRequest(b *binding, t *table, r *http.Request, vars []http
 			return nil, asInputError(err, "")
 		}
 	}
+	if b.validate {
+		if err := checkRules(t, m); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// checkRules applies the protovalidate rules of m's type. Rules that do
+// not compile or fail to run are the upstream's fault: a 502, fail closed.
+func checkRules(t *table, m protoreflect.Message) error {
+	vs := t.validator.Validate(m.Interface())
+	if len(vs) == 0 {
+		return nil
+	}
+	e := &inputError{status: http.StatusBadRequest}
+	for _, v := range vs {
+		if v.Rule == validate.RuleCompileError || v.Rule == validate.RuleRuntimeError {
+			return &inputError{status: http.StatusBadGateway, msg: "the upstream's validation rules cannot be evaluated: " + limitText(v.Message, 200)}
+		}
+		e.violations = append(e.violations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Message, Reason: v.Rule})
+	}
+	first := vs[0]
+	e.msg = "invalid request: " + limitText(first.Message, 200)
+	if first.Field != "" {
+		e.msg = "invalid request: " + first.Field + ": " + limitText(first.Message, 200)
+	}
+	if len(vs) > 1 {
+		e.msg += fmt.Sprintf(" (and %d more)", len(vs)-1)
+	}
+	return e
 }
 
 // fillBodyField fills the body field of m: a message field directly, any

@@ -18,8 +18,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	// Register the google/api and google/rpc files in protoregistry.GlobalFiles,
-	// where the resolver below finds them.
+	// Register the google/api, google/rpc and buf/validate files in
+	// protoregistry.GlobalFiles, where the resolver below finds them.
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	_ "google.golang.org/genproto/googleapis/api/httpbody"
 	_ "google.golang.org/genproto/googleapis/rpc/code"
@@ -68,10 +69,10 @@ func Compile(ctx context.Context, dir string, files ...string) (*protoregistry.F
 	return reg, fdps, nil
 }
 
-// findGoogleAPI resolves google/api and google/rpc imports from the
-// descriptors linked into this binary.
+// findGoogleAPI resolves google/api, google/rpc and buf/validate imports
+// from the descriptors linked into this binary.
 func findGoogleAPI(path string) (protocompile.SearchResult, error) {
-	if !strings.HasPrefix(path, "google/api/") && !strings.HasPrefix(path, "google/rpc/") {
+	if !strings.HasPrefix(path, "google/api/") && !strings.HasPrefix(path, "google/rpc/") && !strings.HasPrefix(path, "buf/validate/") {
 		return protocompile.SearchResult{}, fmt.Errorf("protoc: %s: %w", path, protoregistry.NotFound)
 	}
 	fd, err := protoregistry.GlobalFiles.FindFileByPath(path)
