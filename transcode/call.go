@@ -15,7 +15,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/bouncer-proxy/bouncer/transcode/httprule"
@@ -62,7 +61,7 @@ func (h *Handler) serveBinding(w http.ResponseWriter, r *http.Request, t *table,
 			h.writeInputError(w, r, err)
 			return
 		}
-		raw, err := proto.MarshalOptions{}.Marshal(m.Interface())
+		raw, err := wire.Marshal(m.Interface())
 		if err != nil {
 			writeError(w, r, http.StatusBadRequest, "the request cannot be encoded: "+limitText(err.Error(), 200))
 			return
@@ -310,7 +309,7 @@ func (h *Handler) outcome(st *status.Status, httpStatus int) int {
 // responseMessage unmarshals one response message of b.
 func responseMessage(b *binding, raw []byte) (protoreflect.Message, error) {
 	m := b.out.New()
-	if err := proto.Unmarshal(raw, m.Interface()); err != nil {
+	if err := unwire.Unmarshal(raw, m.Interface()); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -5,6 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// wire and unwire encode and decode messages for the upstream. Partial
+// messages are allowed: proto3 has no required fields, and the check for
+// proto2 ones walks every message of a dynamic type slowly.
+var (
+	wire   = proto.MarshalOptions{AllowPartial: true}
+	unwire = proto.UnmarshalOptions{AllowPartial: true}
 )
 
 // gRPC carries each message in a frame: one flag byte (bit 0: compressed),

@@ -12,7 +12,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/bouncer-proxy/bouncer/transcode/httprule"
 )
@@ -235,7 +234,7 @@ func (h *Handler) streamRequest(r *http.Request, t *table, b *binding, vars []ht
 				_ = pw.CloseWithError(err)
 				return
 			}
-			raw, err := proto.Marshal(m.Interface())
+			raw, err := wire.Marshal(m.Interface())
 			if err != nil {
 				_ = pw.CloseWithError(err)
 				return

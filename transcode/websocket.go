@@ -11,7 +11,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/bouncer-proxy/bouncer/transcode/httprule"
 )
@@ -87,7 +86,7 @@ func (h *Handler) wsRequests(ws *websocket.Conn, pw *io.PipeWriter, r *http.Requ
 			_ = pw.CloseWithError(err)
 			return
 		}
-		raw, err := proto.Marshal(m.Interface())
+		raw, err := wire.Marshal(m.Interface())
 		if err != nil {
 			_ = pw.CloseWithError(err)
 			return
