@@ -146,6 +146,16 @@ type TranscodeAction struct {
 	JSON          TranscodeJSON     `yaml:"json" doc:"How responses are written as JSON."`
 	Metadata      TranscodeMetadata `yaml:"metadata" doc:"Which request headers become gRPC metadata, and how metadata comes back."`
 	SSEHeartbeat  Duration          `yaml:"sse_heartbeat" default:"15s" doc:"Comment line sent on an idle server-streaming response in text/event-stream form (0: none)."`
+	OpenAPI       *TranscodeOpenAPI `yaml:"openapi" doc:"Serve an OpenAPI 3.1 document of exactly what this route exposes, rebuilt with the descriptors, and a page that renders it."`
+}
+
+// TranscodeOpenAPI serves the document of a transcode route. Its paths
+// must be under the route's match (they are answered by the route).
+type TranscodeOpenAPI struct {
+	Path     string `yaml:"path" required:"true" doc:"Path of the OpenAPI 3.1 document (JSON), such as /v1/openapi.json."`
+	DocsPath string `yaml:"docs_path" doc:"Path of a self-contained HTML page that renders the document and can try calls (empty: none)."`
+	Title    string `yaml:"title" doc:"The document's info.title (default: the upstream's name)."`
+	Version  string `yaml:"version" doc:"The document's info.version (default: the descriptors' digest, shortened)."`
 }
 
 // HTTPRule binds one method to HTTP: google.api.http's rule, with its

@@ -43,6 +43,16 @@ func (v *validator) transcode(p string, a *TranscodeAction) {
 			v.binding(fmt.Sprintf("%s.bindings[%d]", rp, j), b)
 		}
 	}
+	if o := a.OpenAPI; o != nil {
+		for key, path := range map[string]string{"path": o.Path, "docs_path": o.DocsPath} {
+			if path != "" && !strings.HasPrefix(path, "/") {
+				v.sink.addf(p+".openapi."+key, "must start with /")
+			}
+		}
+		if o.DocsPath != "" && o.DocsPath == o.Path {
+			v.sink.addf(p+".openapi.docs_path", "is the same as path")
+		}
+	}
 	for i, h := range a.Metadata.Headers {
 		if !validToken(h) {
 			v.sink.addf(fmt.Sprintf("%s.metadata.headers[%d]", p, i), "%q is not a header name", h)

@@ -127,6 +127,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if h.serveDocs(w, r, t) {
+		return
+	}
 	if t == nil {
 		writeError(w, r, http.StatusServiceUnavailable, "the descriptors of upstream "+h.cfg.Upstream+" are not available yet")
 		return

@@ -213,3 +213,30 @@ func TestValidateRules(t *testing.T) {
 		t.Fatalf("validation off: %d %s", r.Status, r.Body)
 	}
 }
+
+// The route serves an OpenAPI 3.1 document of exactly its bindings, and a
+// self-contained page that renders it.
+func TestOpenAPIDocument(t *testing.T) {
+	f := startFixture(t, "openapi: {path: /v1/openapi.json, docs_path: /v1/docs, title: Library}")
+	r := f.do(t, "GET", "/v1/openapi.json", "")
+	doc := jsonOf(t, r.Body)
+	if r.Status != 200 || doc["openapi"] != "3.1.0" || r.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("document: %d %.300s", r.Status, r.Body)
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	for _, p := range []string{"/v1/shelves", "/v1/{name}", "/v1/echo", "/bouncer.library.v1.Library/CountBooks"} {
+		if paths[p] == nil {
+			t.Errorf("path %s missing from the document", p)
+		}
+	}
+	if info, _ := doc["info"].(map[string]any); info["title"] != "Library" {
+		t.Errorf("info %v", info)
+	}
+	r = f.do(t, "GET", "/v1/docs", "")
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(r.Body, "/v1/openapi.json") || r.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("docs page: %d %q", r.Status, r.Header.Get("Content-Type"))
+	}
+	if r := f.do(t, "POST", "/v1/openapi.json", "{}"); r.Status != 405 {
+		t.Fatalf("POST to the document: %d", r.Status)
+	}
+}

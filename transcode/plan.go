@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
@@ -78,6 +79,10 @@ type table struct {
 	// (nil: off); one per descriptor set, so refreshed rules never meet
 	// rules compiled for the old descriptors.
 	validator *validate.Validator
+
+	docOnce sync.Once // the OpenAPI document, built on first request
+	doc     []byte
+	docErr  error
 }
 
 // planOptions is what building a table needs from the route.
