@@ -306,7 +306,7 @@ func (a *App) banner(w io.Writer) {
 		if a.sample != nil {
 			fmt.Fprintf(w, "  curl -i %s/sample/hello\n  curl -N %s/sample/sse\n", first, first)
 			if a.sample.grpcAddr != "" {
-				fmt.Fprintf(w, "  curl %s/v1/shelves\n  curl %s/v1/shelves/1/books\n", first, first)
+				fmt.Fprintf(w, "  curl %s/v1/shelves\n  curl %s/v1/shelves/1/books\n  open %s/v1/docs   (the sample API's OpenAPI document, rendered)\n", first, first, first)
 			}
 		} else {
 			fmt.Fprintf(w, "  curl -i %s/\n", first)

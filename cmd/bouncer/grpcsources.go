@@ -93,9 +93,6 @@ func (g *grpcSources) get(name string, c *upstream.Cluster) (*grpcSource, error)
 		Endpoints: s.endpoints,
 		Options:   opts,
 		Interval:  gc.RefreshInterval.D(),
-		OnChange: func(set *descriptors.Set) {
-			g.log.Info("gRPC descriptors loaded", "upstream", name, "digest", set.Digest, "services", len(set.Services))
-		},
 		Logger: g.log.With("upstream", name),
 	}
 	if !gc.Reflection {
