@@ -93,7 +93,7 @@ func (g *grpcSources) get(name string, c *upstream.Cluster) (*grpcSource, error)
 		Endpoints: s.endpoints,
 		Options:   opts,
 		Interval:  gc.RefreshInterval.D(),
-		Logger: g.log.With("upstream", name),
+		Logger:    g.log.With("upstream", name),
 	}
 	if !gc.Reflection {
 		wc.Protoset = gc.Protoset
