@@ -202,6 +202,12 @@ func (h *Handler) endStream(w http.ResponseWriter, r *http.Request, t *table, fo
 	if format == formatArray {
 		_, _ = io.WriteString(w, "]")
 	}
+	// Trailing metadata of a stream becomes HTTP trailers (the head is gone).
+	trailers := http.Header{}
+	h.writeMetadata(trailers, res.Trailer, "Trailer-")
+	for k, vv := range trailers {
+		w.Header()[http.TrailerPrefix+k] = vv
+	}
 	if st.Code != 0 && format == formatRaw {
 		panic(http.ErrAbortHandler) // raw bytes have no room for an error: cut the response
 	}

@@ -3,6 +3,7 @@ package transcode_test
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -195,5 +197,34 @@ func TestMetadata(t *testing.T) {
 	}
 	if got := r.Header.Get("Grpc-Metadata-Trailer-X-Echo-Trailer"); got != "done" {
 		t.Errorf("trailer metadata = %q (headers %v)", got, r.Header)
+	}
+}
+
+// Authorization passes as metadata by default; a stream's trailing
+// metadata comes back as HTTP trailers.
+func TestStreamMetadata(t *testing.T) {
+	f := startFixtureWith(t, "", map[string]grpcsvc.Handler{
+		"/bouncer.library.v1.Library/StreamBooks": func(c *grpcsvc.Call) error {
+			if _, err := c.Recv(); err != nil {
+				return err
+			}
+			c.SetTrailer(metadata.Pairs("x-auth-seen", strings.Join(c.Metadata().Get("authorization"), ",")))
+			book := dynamicpb.NewMessage(c.Method.Output())
+			book.Set(c.Method.Output().Fields().ByName("title"), protoreflect.ValueOfString("t"))
+			return c.Send(book)
+		},
+	})
+	req, _ := http.NewRequest("GET", f.URL+streamBooks, nil)
+	req.Header.Set("Authorization", "Bearer abc")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if _, err := io.ReadAll(res.Body); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Trailer.Get("Grpc-Metadata-Trailer-X-Auth-Seen"); got != "Bearer abc" {
+		t.Fatalf("trailer = %q (trailers %v)", got, res.Trailer)
 	}
 }
