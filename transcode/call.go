@@ -42,6 +42,8 @@ func (h *Handler) serveBinding(w http.ResponseWriter, r *http.Request, t *table,
 			h.writeInputError(w, r, err)
 			return
 		}
+		// However the call ends, the pump reading the client stops.
+		defer pr.CloseWithError(io.ErrClosedPipe)
 		upstreamBody = pr
 	} else {
 		if b.body != bodyNone && !b.bodyRaw && !isJSONContentType(r.Header.Get("Content-Type")) {

@@ -218,7 +218,7 @@ func (h *Handler) endStream(w http.ResponseWriter, r *http.Request, t *table, fo
 // frames, read as the upstream asks for them. Path variables and query
 // parameters fill every message. A malformed line ends the upstream body
 // with an error, which fails the call.
-func (h *Handler) streamRequest(r *http.Request, t *table, b *binding, vars []httprule.VarValue) (io.Reader, error) {
+func (h *Handler) streamRequest(r *http.Request, t *table, b *binding, vars []httprule.VarValue) (*io.PipeReader, error) {
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
 		return nil, &inputError{status: http.StatusUnsupportedMediaType, msg: "the body must be NDJSON (application/x-ndjson)"}
 	}
