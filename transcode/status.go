@@ -161,7 +161,8 @@ func decodeGRPCMessage(s string) string {
 // resolved are left out rather than failing the answer.
 func writeStatus(w http.ResponseWriter, r *http.Request, httpStatus int, st *status.Status, types *protoregistry.Types) {
 	res := resolver{own: types}
-	out := &status.Status{Code: st.Code, Message: st.Message}
+	// protojson refuses invalid UTF-8; messages may quote client bytes.
+	out := &status.Status{Code: st.Code, Message: strings.ToValidUTF8(st.Message, "\uFFFD")}
 	for _, d := range st.Details {
 		if _, err := res.FindMessageByURL(d.TypeUrl); err == nil {
 			out.Details = append(out.Details, d)

@@ -189,6 +189,7 @@ func (h *Handler) endStream(w http.ResponseWriter, r *http.Request, t *table, fo
 		return http.StatusOK
 	}
 	if st.Code != 0 && format != formatRaw {
+		st.Message = strings.ToValidUTF8(st.Message, "\uFFFD")
 		rec, _ := protojson.MarshalOptions{Resolver: resolver{own: t.set.Types}}.Marshal(st)
 		switch format {
 		case formatNDJSON:

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -141,6 +142,7 @@ func wsClose(ws *websocket.Conn, st *status.Status, t *table) {
 		_ = ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 		return
 	}
+	st.Message = strings.ToValidUTF8(st.Message, "\uFFFD")
 	rec, _ := protojson.MarshalOptions{Resolver: resolver{own: t.set.Types}}.Marshal(st)
 	_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"error":`+string(rec)+`}`))
 	reason := codes.Code(st.Code).String()
