@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Options are the knobs of one run.
+type Options struct {
+	Rounds    int
+	Duration  time.Duration // measured part of a sample
+	Warmup    time.Duration // unmeasured load before a job's sample
+	Check     time.Duration // load run of the check pass
+	NoiseMax  float64       // foreign share of a core that makes a sample be retaken
+	MaxRetry  int
+	ErrMax    float64 // error share above which a sample is not used
+	ProxyCore int
+	LoadCore  int
+	Backend   int // backend PID
+}
+
+// Sample statuses.
+const (
+	statusOK    = "ok"
+	statusNoisy = "N" // too much foreign CPU: retaken, not used
+	statusKept  = "n" // still noisy after the last retake: used, flagged
+	statusError = "E" // errors above ErrMax, or the tool failed: not used
+)
+
+// Sample is one measured load run of one job.
+type Sample struct {
+	Round, Attempt int
+	Scenario       Scenario
+	Target         string
+	Result         LoadResult
+	Usage          usage
+	Status, Err    string
+}
+
+func (s Sample) used() bool { return s.Status == statusOK || s.Status == statusKept }
+
+// Job is one scenario against one target.
+type Job struct {
+	Scenario Scenario
+	Target   Target
+}
+
+// Runner takes the samples; one goroutine uses it.
+type Runner struct {
+	opt      Options
+	targets  []Target
+	pids     []int
+	payloads Payloads
+	log      io.Writer
+	// Bodies holds the REST answer of each job's check, by scenario then target.
+	Bodies map[string]map[string][]byte
+}
+
+// NewRunner answers a runner over targets; progress goes to log.
+func NewRunner(opt Options, targets []Target, p Payloads, log io.Writer) *Runner {
+	r := &Runner{opt: opt, targets: targets, payloads: p, log: log, Bodies: map[string]map[string][]byte{}}
+	for _, t := range targets {
+		if t.PID > 0 {
+			r.pids = append(r.pids, t.PID)
+		}
+	}
+	return r
+}
+
+// CheckPass runs every job that has a listener for its scenario once: one
+// checked Go call, then a load run of opt.Check with no errors allowed. It
+// answers the jobs that passed and a line per job dropped.
+func (r *Runner) CheckPass(ctx context.Context, scens []Scenario) (ok []Job, dropped []string) {
+	for _, s := range scens {
+		for _, t := range r.targets {
+			if s.addr(t) == "" {
+				continue
+			}
+			j := Job{Scenario: s, Target: t}
+			if err := r.check(ctx, j); err != nil {
+				msg := fmt.Sprintf("%s/%s: %v", s.Name, t.Name, err)
+				fmt.Fprintf(r.log, "check: DROP %s\n", msg)
+				dropped = append(dropped, msg)
+				continue
+			}
+			fmt.Fprintf(r.log, "check: ok   %s/%s\n", s.Name, t.Name)
+			ok = append(ok, j)
+		}
+	}
+	return ok, dropped
+}
+
+func (r *Runner) check(ctx context.Context, j Job) error {
+	addr := j.Scenario.addr(j.Target)
+	if j.Scenario.GRPC {
+		if err := checkGRPC(ctx, addr); err != nil {
+			return err
+		}
+	} else {
+		b, err := checkREST(ctx, j.Scenario, addr)
+		if r.Bodies[j.Scenario.Name] == nil {
+			r.Bodies[j.Scenario.Name] = map[string][]byte{}
+		}
+		r.Bodies[j.Scenario.Name][j.Target.Name] = b
+		if err != nil {
+			return err
+		}
+	}
+	res, err := j.Scenario.runLoad(ctx, addr, r.opt.Check, r.opt.LoadCore, r.payloads)
+	if err != nil {
+		return err
+	}
+	if res.Requests == 0 || res.Errors > 0 {
+		return fmt.Errorf("load run: %d requests, %d errors", res.Requests, res.Errors)
+	}
+	return nil
+}
+
+// Rounds takes opt.Rounds rounds; in each, every scenario's targets are
+// sampled in turn, in an order rotated by one per round. It returns what it
+// has when ctx is done.
+func (r *Runner) Rounds(ctx context.Context, jobs []Job) []Sample {
+	var all []Sample
+	for round := 1; round <= r.opt.Rounds; round++ {
+		for _, group := range byScenario(jobs) {
+			k := (round - 1) % len(group)
+			for _, j := range append(group[k:len(group):len(group)], group[:k]...) {
+				if ctx.Err() != nil {
+					return all
+				}
+				all = append(all, r.sample(ctx, round, j)...)
+			}
+		}
+	}
+	return all
+}
+
+// sample warms the job up, then measures it, retaking while the noise gate
+// trips; it answers every attempt.
+func (r *Runner) sample(ctx context.Context, round int, j Job) []Sample {
+	addr := j.Scenario.addr(j.Target)
+	if r.opt.Warmup > 0 {
+		if _, err := j.Scenario.runLoad(ctx, addr, r.opt.Warmup, r.opt.LoadCore, r.payloads); err != nil {
+			fmt.Fprintf(r.log, "warm-up %s/%s: %v\n", j.Scenario.Name, j.Target.Name, err)
+		}
+	}
+	var out []Sample
+	for attempt := 0; attempt <= r.opt.MaxRetry; attempt++ {
+		s := r.measure(ctx, j, addr)
+		s.Round, s.Attempt = round, attempt
+		if s.Status == statusNoisy && attempt == r.opt.MaxRetry {
+			s.Status = statusKept
+		}
+		fmt.Fprintf(r.log, "round %d %-10s %-13s %s\n", round, j.Scenario.Name, j.Target.Name, s.line())
+		out = append(out, s)
+		if s.Status != statusNoisy {
+			break
+		}
+	}
+	return out
+}
+
+// measure takes one sample: snapshot, load run, snapshot, then the gates.
+func (r *Runner) measure(ctx context.Context, j Job, addr string) Sample {
+	s := Sample{Scenario: j.Scenario, Target: j.Target.Name}
+	before, err := takeSnapshot(j.Target.PID, r.pids, r.opt.Backend)
+	if err != nil {
+		s.Status, s.Err = statusError, err.Error()
+		return s
+	}
+	res, err := j.Scenario.runLoad(ctx, addr, r.opt.Duration, r.opt.LoadCore, r.payloads)
+	after, serr := takeSnapshot(j.Target.PID, r.pids, r.opt.Backend)
+	if err == nil {
+		err = serr
+	}
+	s.Result = res
+	if err != nil {
+		s.Status, s.Err = statusError, err.Error()
+		return s
+	}
+	s.Usage = account(before, after, res.CPU, r.opt.ProxyCore, r.opt.LoadCore)
+	switch {
+	case res.Requests == 0 || float64(res.Errors) > r.opt.ErrMax*float64(res.Requests):
+		s.Status, s.Err = statusError, fmt.Sprintf("%d errors in %d requests", res.Errors, res.Requests)
+	case s.Usage.ForeignLoad > r.opt.NoiseMax,
+		j.Target.PID > 0 && s.Usage.ForeignProxy > r.opt.NoiseMax:
+		// direct has nothing on the proxy core that others could slow down.
+		s.Status = statusNoisy
+	default:
+		s.Status = statusOK
+	}
+	return s
+}
+
+// line is a one-line progress report.
+func (s Sample) line() string {
+	if s.Err != "" {
+		return s.Status + " " + s.Err
+	}
+	u := s.Usage
+	return fmt.Sprintf("%-2s rps=%.0f %s=%.2f proxy_cpu=%.2f load_cpu=%.2f backend_cpu=%.2f foreign=%.2f/%.2f",
+		s.Status, s.Result.RPS, s.Scenario.Latency, s.Result.LatencyMS, u.Proxy, u.Load, u.Backend,
+		u.ForeignProxy, u.ForeignLoad)
+}
+
+// byScenario splits jobs into runs of one scenario, keeping their order.
+func byScenario(jobs []Job) [][]Job {
+	var groups [][]Job
+	for i, j := range jobs {
+		if i == 0 || j.Scenario.Name != jobs[i-1].Scenario.Name {
+			groups = append(groups, nil)
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], j)
+	}
+	return groups
+}
