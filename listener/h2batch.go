@@ -139,3 +139,24 @@ func tlsConn(c net.Conn) *tls.Conn {
 	tc, _ := c.(*tls.Conn)
 	return tc
 }
+
+// BatchWrites wraps c so that its writes are coalesced as for the h2
+// server's connections (see batchConn): for HTTP/2 clients, whose
+// transports flush after every request's headers and body. A *tls.Conn
+// keeps its ConnectionState visible through the wrapper.
+func BatchWrites(c net.Conn) net.Conn {
+	b := newBatchConn(c)
+	if tc, ok := c.(*tls.Conn); ok {
+		return &batchTLSConn{batchConn: b, tc: tc}
+	}
+	return b
+}
+
+// batchTLSConn is a batchConn over TLS.
+type batchTLSConn struct {
+	*batchConn
+	tc *tls.Conn
+}
+
+// ConnectionState is the wrapped TLS connection's state.
+func (c *batchTLSConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/listener"
 )
 
 // errCircuitOpen is returned by the dialer when an upstream's
@@ -160,10 +161,16 @@ func newH2Transport(cfg configs.Upstream, tlsCfg *tls.Config, dial dialFunc) htt
 		PingTimeout:                10 * time.Second,
 		IdleConnTimeout:            cfg.IdleTimeout.D(),
 		StrictMaxConcurrentStreams: false,
+		// Writes are coalesced (listener.BatchWrites): the transport flushes
+		// after every request's headers and again after its body, so with
+		// many streams on a connection most writes would be a system call.
 		DialTLSContext: func(ctx context.Context, network, addr string, tc *tls.Config) (net.Conn, error) {
 			c, err := dial(ctx, network, addr)
-			if err != nil || cfg.Protocol == "h2c" {
-				return c, err
+			if err != nil {
+				return nil, err
+			}
+			if cfg.Protocol == "h2c" {
+				return listener.BatchWrites(c), nil
 			}
 			tc = tc.Clone()
 			tc.NextProtos = []string{"h2"}
@@ -172,7 +179,7 @@ func newH2Transport(cfg configs.Upstream, tlsCfg *tls.Config, dial dialFunc) htt
 				_ = c.Close()
 				return nil, err
 			}
-			return tlsConn, nil
+			return listener.BatchWrites(tlsConn), nil
 		},
 	}
 }
