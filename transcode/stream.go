@@ -236,21 +236,27 @@ func (h *Handler) streamRequest(r *http.Request, t *table, b *binding, vars []ht
 			if len(strings.TrimSpace(string(line))) == 0 {
 				continue
 			}
-			m, err := h.fillRequest(b, t, r, vars, line)
-			if err != nil {
-				_ = pw.CloseWithError(err)
-				return
-			}
-			raw, err := wire.Marshal(m.Interface())
-			if err != nil {
-				_ = pw.CloseWithError(err)
-				return
-			}
-			if _, err := pw.Write(appendFrame(nil, raw)); err != nil {
+			if !h.sendRequest(pw, b, t, r, vars, line) {
 				return
 			}
 		}
 		_ = pw.CloseWithError(sc.Err()) // nil: a clean end of the request stream
 	}()
 	return pr, nil
+}
+
+// sendRequest writes one JSON request message of a client stream to the
+// upstream body as a frame; false when the stream must end (a bad message
+// ends it with its error, which fails the call).
+func (h *Handler) sendRequest(pw *io.PipeWriter, b *binding, t *table, r *http.Request, vars []httprule.VarValue, data []byte) bool {
+	m, err := h.fillRequest(b, t, r, vars, data)
+	if err == nil {
+		var raw []byte
+		if raw, err = wire.Marshal(m.Interface()); err == nil {
+			_, err = pw.Write(appendFrame(nil, raw))
+			return err == nil
+		}
+	}
+	_ = pw.CloseWithError(err)
+	return false
 }

@@ -82,17 +82,7 @@ func (h *Handler) wsRequests(ws *websocket.Conn, pw *io.PipeWriter, r *http.Requ
 		if kind != websocket.TextMessage && kind != websocket.BinaryMessage {
 			continue
 		}
-		m, err := h.fillRequest(b, t, r, vars, data)
-		if err != nil {
-			_ = pw.CloseWithError(err)
-			return
-		}
-		raw, err := wire.Marshal(m.Interface())
-		if err != nil {
-			_ = pw.CloseWithError(err)
-			return
-		}
-		if _, err := pw.Write(appendFrame(nil, raw)); err != nil {
+		if !h.sendRequest(pw, b, t, r, vars, data) {
 			return
 		}
 	}
