@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/bouncer-proxy/bouncer/bench/internal/harness"
 	"github.com/bouncer-proxy/bouncer/transcode/sample"
 )
 
@@ -24,6 +25,25 @@ const (
 	serviceName = sample.ServiceName
 	bookName    = "shelves/1/books/1"
 )
+
+// checker makes one verified call per job: GetBook with grpc-go for the
+// gRPC scenario, the REST call for the others, whose answers it keeps.
+type checker struct {
+	// bodies holds the REST answer of each job, by scenario then target.
+	bodies map[string]map[string][]byte
+}
+
+func (c checker) Check(ctx context.Context, j harness.Job, addr string) error {
+	if j.Scenario.Listener == "grpc" {
+		return checkGRPC(ctx, addr)
+	}
+	b, err := checkREST(ctx, j.Scenario, addr)
+	if c.bodies[j.Scenario.Name] == nil {
+		c.bodies[j.Scenario.Name] = map[string][]byte{}
+	}
+	c.bodies[j.Scenario.Name][j.Target.Name] = b
+	return err
+}
 
 // echoJSON is the body of rest-post: an Everything message touching the
 // JSON mapping's special cases (int64 as strings, bytes as base64, enums by
@@ -106,7 +126,7 @@ func checkGRPC(ctx context.Context, addr string) error {
 // checkREST makes the scenario's REST call and checks status 200 and the
 // answer: for GET the book's name, for POST that the echoed JSON decodes to
 // the message sent. It answers the response body.
-func checkREST(ctx context.Context, s Scenario, addr string) ([]byte, error) {
+func checkREST(ctx context.Context, s harness.Scenario, addr string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var body io.Reader
@@ -128,7 +148,7 @@ func checkREST(ctx context.Context, s Scenario, addr string) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s: body: %w", s.Method, s.Path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return b, fmt.Errorf("%s %s: status %d: %s", s.Method, s.Path, resp.StatusCode, tail(b))
+		return b, fmt.Errorf("%s %s: status %d: %s", s.Method, s.Path, resp.StatusCode, harness.Tail(b))
 	}
 	if s.Method == "POST" {
 		return b, sameEcho(b)
@@ -169,7 +189,7 @@ func sameEcho(got []byte) error {
 		return true
 	})
 	if !proto.Equal(want, have) {
-		return fmt.Errorf("echo answer differs from the request: %s", tail(got))
+		return fmt.Errorf("echo answer differs from the request: %s", harness.Tail(got))
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"math"
@@ -36,31 +36,43 @@ time for request:     3.21ms    130.64ms     27.20ms     21.59ms    77.47%
 time for connect:    33.26ms     36.23ms     34.84ms      1.27ms    50.00%
 `
 
-func TestParseWrk(t *testing.T) {
-	r, err := parseWrk(wrkOut)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
+// TestParse reads sample outputs; with successOnly, wrk's non-2xx answers
+// leave Requests and h2load's 3xx become errors.
+func TestParse(t *testing.T) {
+	h2c := strings.NewReplacer("protocol: h2", "protocol: h2c", "0 3xx", "2 3xx").Replace(h2loadOut)
+	tests := []struct {
+		name  string
+		parse func() (LoadResult, error)
+		want  LoadResult
+	}{
+		{"wrk", func() (LoadResult, error) { return ParseWrk(wrkOut, false) },
+			LoadResult{RPS: 7202.20, LatencyMS: 0.5801, Requests: 8020, Errors: 10}},
+		{"wrk success only", func() (LoadResult, error) { return ParseWrk(wrkOut, true) },
+			LoadResult{RPS: 7202.20, LatencyMS: 0.5801, Requests: 8016, Errors: 10}},
+		{"h2load", func() (LoadResult, error) { return ParseH2load(h2loadOut, "h2", false) },
+			LoadResult{RPS: 4217, LatencyMS: 27.2, Requests: 4210, Errors: 7}},
+		{"h2load h2c, 3xx not errors", func() (LoadResult, error) { return ParseH2load(h2c, "h2c", false) },
+			LoadResult{RPS: 4217, LatencyMS: 27.2, Requests: 4210, Errors: 7}},
+		{"h2load h2c, success only", func() (LoadResult, error) { return ParseH2load(h2c, "h2c", true) },
+			LoadResult{RPS: 4217, LatencyMS: 27.2, Requests: 4208, Errors: 9}},
 	}
-	want := LoadResult{RPS: 7202.20, LatencyMS: 0.5801, Requests: 8020, Errors: 10}
-	if !closeTo(r.RPS, want.RPS) || !closeTo(r.LatencyMS, want.LatencyMS) ||
-		r.Requests != want.Requests || r.Errors != want.Errors {
-		t.Fatalf("got %+v, want %+v", r, want)
-	}
-}
-
-func TestParseH2load(t *testing.T) {
-	r, err := parseH2load(h2loadOut)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	want := LoadResult{RPS: 4217, LatencyMS: 27.2, Requests: 4210, Errors: 7}
-	if !closeTo(r.RPS, want.RPS) || !closeTo(r.LatencyMS, want.LatencyMS) ||
-		r.Requests != want.Requests || r.Errors != want.Errors {
-		t.Fatalf("got %+v, want %+v", r, want)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := tc.parse()
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			if !closeTo(r.RPS, tc.want.RPS) || !closeTo(r.LatencyMS, tc.want.LatencyMS) ||
+				r.Requests != tc.want.Requests || r.Errors != tc.want.Errors {
+				t.Fatalf("got %+v, want %+v", r, tc.want)
+			}
+		})
 	}
 }
 
 func TestParseRejects(t *testing.T) {
+	parseWrk := func(out string) (LoadResult, error) { return ParseWrk(out, false) }
+	parseH2load := func(out string) (LoadResult, error) { return ParseH2load(out, "h2", false) }
 	tests := []struct {
 		name  string
 		parse func(string) (LoadResult, error)
@@ -72,6 +84,7 @@ func TestParseRejects(t *testing.T) {
 		{"h2load empty", parseH2load, ""},
 		{"h2load no h2", parseH2load, strings.Replace(h2loadOut, "protocol: h2", "protocol: http/1.1", 1)},
 		{"h2load bad count", parseH2load, strings.Replace(h2loadOut, "4215 succeeded", "x succeeded", 1)},
+		{"h2load h2 for h2c", func(out string) (LoadResult, error) { return ParseH2load(out, "h2c", true) }, h2loadOut},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,7 +101,7 @@ func TestParseDurationMS(t *testing.T) {
 		want float64
 	}{{"512us", 0.512}, {"1.25ms", 1.25}, {"2.00s", 2000}, {"1.50m", 90000}}
 	for _, tc := range tests {
-		got, err := parseDurationMS(tc.in)
+		got, err := DurationMS(tc.in)
 		if err != nil || !closeTo(got, tc.want) {
 			t.Errorf("%s: got %v, %v; want %v", tc.in, got, err, tc.want)
 		}

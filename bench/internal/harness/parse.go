@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"fmt"
@@ -8,15 +8,17 @@ import (
 
 // LoadResult is what one load-generator run reports.
 type LoadResult struct {
-	RPS       float64 // requests per second over the run
-	LatencyMS float64 // p99 (wrk) or mean (h2load), milliseconds
-	Requests  int64   // requests completed with a 2xx status
-	Errors    int64   // socket errors, failed streams, non-2xx statuses
-	CPU       float64 // user+system seconds of the load generator
+	RPS       float64 // requests per second over the measured run
+	LatencyMS float64 // p99 (wrk) or mean (h2load), in milliseconds
+	Requests  int64   // requests completed (see ParseWrk and ParseH2load)
+	Errors    int64   // socket errors, failed requests and error statuses
+	CPU       float64 // user+system seconds used by the load generator
 }
 
-// parseWrk reads `wrk --latency` output.
-func parseWrk(out string) (LoadResult, error) {
+// ParseWrk reads the output of `wrk --latency`. Socket errors and wrk's
+// "Non-2xx or 3xx responses" count as errors; with successOnly those
+// responses are also taken off Requests, which then counts successes only.
+func ParseWrk(out string, successOnly bool) (LoadResult, error) {
 	var r LoadResult
 	var rps, p99, reqs bool
 	for _, line := range strings.Split(out, "\n") {
@@ -27,7 +29,7 @@ func parseWrk(out string) (LoadResult, error) {
 			r.RPS, err = strconv.ParseFloat(f[1], 64)
 			rps = true
 		case len(f) == 2 && f[0] == "99%":
-			r.LatencyMS, err = durationMS(f[1])
+			r.LatencyMS, err = DurationMS(f[1])
 			p99 = true
 		case len(f) >= 3 && f[1] == "requests" && f[2] == "in":
 			r.Requests, err = strconv.ParseInt(f[0], 10, 64)
@@ -36,7 +38,9 @@ func parseWrk(out string) (LoadResult, error) {
 			var n int64
 			n, err = strconv.ParseInt(f[4], 10, 64)
 			r.Errors += n
-			r.Requests -= n
+			if successOnly {
+				r.Requests -= n
+			}
 		case len(f) >= 2 && f[0] == "Socket" && f[1] == "errors:":
 			var n int64
 			n, err = sumCounts(f[2:])
@@ -65,23 +69,27 @@ func sumCounts(f []string) (int64, error) {
 	return n, nil
 }
 
-// parseH2load reads h2load output; the latency is the mean time for
-// request (h2load has no percentiles). It requires h2c or h2.
-func parseH2load(out string) (LoadResult, error) {
+// ParseH2load reads the output of h2load; the latency is the mean time for
+// request, since h2load reports no percentiles. proto is the application
+// protocol the run must have used ("h2" over TLS, "h2c" over plain TCP).
+// Failed, errored and timed-out requests are errors, and so are 4xx and 5xx
+// statuses, or with successOnly every status but 2xx; h2load counts those
+// as succeeded, so they are taken off Requests.
+func ParseH2load(out, proto string, successOnly bool) (LoadResult, error) {
 	var r LoadResult
-	var rps, mean, reqs, h2 bool
+	var rps, mean, reqs, negotiated bool
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimSpace(line)
 		f := strings.Fields(line)
 		var err error
 		switch {
-		case line == "Application protocol: h2c" || line == "Application protocol: h2":
-			h2 = true
+		case line == "Application protocol: "+proto:
+			negotiated = true
 		case strings.HasPrefix(line, "finished in") && len(f) >= 4:
 			r.RPS, err = strconv.ParseFloat(f[3], 64)
 			rps = true
 		case strings.HasPrefix(line, "time for request:") && len(f) >= 6:
-			r.LatencyMS, err = durationMS(f[5])
+			r.LatencyMS, err = DurationMS(f[5])
 			mean = true
 		case strings.HasPrefix(line, "requests:"):
 			err = h2loadItems(strings.TrimPrefix(line, "requests:"), func(n int64, what string) {
@@ -95,7 +103,7 @@ func parseH2load(out string) (LoadResult, error) {
 			reqs = true
 		case strings.HasPrefix(line, "status codes:"):
 			err = h2loadItems(strings.TrimPrefix(line, "status codes:"), func(n int64, what string) {
-				if what != "2xx" { // h2load counts any status as succeeded
+				if what == "4xx" || what == "5xx" || successOnly && what != "2xx" {
 					r.Errors += n
 					r.Requests -= n
 				}
@@ -108,8 +116,8 @@ func parseH2load(out string) (LoadResult, error) {
 	if !rps || !mean || !reqs {
 		return r, fmt.Errorf("h2load: output lacks req/s, time for request or requests")
 	}
-	if !h2 {
-		return r, fmt.Errorf("h2load: HTTP/2 was not used")
+	if !negotiated {
+		return r, fmt.Errorf("h2load: %s was not used", proto)
 	}
 	return r, nil
 }
@@ -130,8 +138,9 @@ func h2loadItems(list string, fn func(int64, string)) error {
 	return nil
 }
 
-// durationMS converts "512us", "1.25ms", "2.00s" or "1.50m" to milliseconds.
-func durationMS(s string) (float64, error) {
+// DurationMS converts wrk's and h2load's "512us", "1.25ms", "2.00s" or
+// "1.50m" to milliseconds.
+func DurationMS(s string) (float64, error) {
 	for _, u := range []struct {
 		suffix string
 		ms     float64

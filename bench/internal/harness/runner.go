@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"context"
@@ -13,32 +13,40 @@ type Options struct {
 	Duration  time.Duration // measured part of a sample
 	Warmup    time.Duration // unmeasured load before a job's sample
 	Check     time.Duration // load run of the check pass
-	NoiseMax  float64       // foreign share of a core that makes a sample be retaken
-	MaxRetry  int
-	ErrMax    float64 // error share above which a sample is not used
+	NoiseMax  float64       // foreign share of a core above which a sample is retaken
+	MaxRetry  int           // retakes of a noisy sample
+	ErrMax    float64       // error share above which a sample is not used
 	ProxyCore int
 	LoadCore  int
 	Backend   int // backend PID
+	// SuccessOnly makes Requests count 2xx answers only and every other
+	// status an error (see ParseWrk and ParseH2load).
+	SuccessOnly bool
+	// Widths are those of the scenario and target names in progress lines.
+	Widths [2]int
 }
 
-// Sample statuses.
+// Status of a sample in the raw table.
 const (
 	statusOK    = "ok"
 	statusNoisy = "N" // too much foreign CPU: retaken, not used
-	statusKept  = "n" // still noisy after the last retake: used, flagged
+	statusKept  = "n" // still noisy after MaxRetry retakes: used, flagged
 	statusError = "E" // errors above ErrMax, or the tool failed: not used
 )
 
-// Sample is one measured load run of one job.
+// Sample is one measured load run against one target.
 type Sample struct {
-	Round, Attempt int
-	Scenario       Scenario
-	Target         string
-	Result         LoadResult
-	Usage          usage
-	Status, Err    string
+	Round    int
+	Attempt  int
+	Scenario Scenario
+	Target   string
+	Result   LoadResult
+	Usage    Usage
+	Status   string
+	Err      string
 }
 
+// used reports whether the sample counts in the summary.
 func (s Sample) used() bool { return s.Status == statusOK || s.Status == statusKept }
 
 // Job is one scenario against one target.
@@ -47,20 +55,25 @@ type Job struct {
 	Target   Target
 }
 
-// Runner takes the samples; one goroutine uses it.
-type Runner struct {
-	opt      Options
-	targets  []Target
-	pids     []int
-	payloads Payloads
-	log      io.Writer
-	// Bodies holds the REST answer of each job's check, by scenario then target.
-	Bodies map[string]map[string][]byte
+// Checker is a command's own check of a job before any load: one request
+// made with a Go client the way the scenario will, and its answer checked.
+type Checker interface {
+	Check(ctx context.Context, j Job, addr string) error
 }
 
-// NewRunner answers a runner over targets; progress goes to log.
-func NewRunner(opt Options, targets []Target, p Payloads, log io.Writer) *Runner {
-	r := &Runner{opt: opt, targets: targets, payloads: p, log: log, Bodies: map[string]map[string][]byte{}}
+// Runner takes the samples. It is used by one goroutine.
+type Runner struct {
+	opt     Options
+	targets []Target
+	checker Checker
+	log     io.Writer
+	pids    []int
+}
+
+// NewRunner returns a runner over targets that checks jobs with c;
+// progress lines go to log.
+func NewRunner(opt Options, targets []Target, c Checker, log io.Writer) *Runner {
+	r := &Runner{opt: opt, targets: targets, checker: c, log: log}
 	for _, t := range targets {
 		if t.PID > 0 {
 			r.pids = append(r.pids, t.PID)
@@ -69,13 +82,13 @@ func NewRunner(opt Options, targets []Target, p Payloads, log io.Writer) *Runner
 	return r
 }
 
-// CheckPass runs every job that has a listener for its scenario once: one
-// checked Go call, then a load run of opt.Check with no errors allowed. It
-// answers the jobs that passed and a line per job dropped.
+// CheckPass runs every job whose target has a listener for its scenario
+// once: the checker's request, then a load run of opt.Check with no errors
+// allowed. It returns the jobs that passed and a line for each dropped.
 func (r *Runner) CheckPass(ctx context.Context, scens []Scenario) (ok []Job, dropped []string) {
 	for _, s := range scens {
 		for _, t := range r.targets {
-			if s.addr(t) == "" {
+			if s.Addr(t) == "" {
 				continue
 			}
 			j := Job{Scenario: s, Target: t}
@@ -93,22 +106,11 @@ func (r *Runner) CheckPass(ctx context.Context, scens []Scenario) (ok []Job, dro
 }
 
 func (r *Runner) check(ctx context.Context, j Job) error {
-	addr := j.Scenario.addr(j.Target)
-	if j.Scenario.GRPC {
-		if err := checkGRPC(ctx, addr); err != nil {
-			return err
-		}
-	} else {
-		b, err := checkREST(ctx, j.Scenario, addr)
-		if r.Bodies[j.Scenario.Name] == nil {
-			r.Bodies[j.Scenario.Name] = map[string][]byte{}
-		}
-		r.Bodies[j.Scenario.Name][j.Target.Name] = b
-		if err != nil {
-			return err
-		}
+	addr := j.Scenario.Addr(j.Target)
+	if err := r.checker.Check(ctx, j, addr); err != nil {
+		return err
 	}
-	res, err := j.Scenario.runLoad(ctx, addr, r.opt.Check, r.opt.LoadCore, r.payloads)
+	res, err := j.Scenario.runLoad(ctx, addr, r.opt.Check, r.opt.LoadCore, r.opt.SuccessOnly)
 	if err != nil {
 		return err
 	}
@@ -118,15 +120,14 @@ func (r *Runner) check(ctx context.Context, j Job) error {
 	return nil
 }
 
-// Rounds takes opt.Rounds rounds; in each, every scenario's targets are
-// sampled in turn, in an order rotated by one per round. It returns what it
-// has when ctx is done.
+// Rounds takes opt.Rounds rounds over jobs. Inside a round, each scenario's
+// targets are sampled one after the other, in an order rotated by one every
+// round. It stops early, returning what it has, when ctx is done.
 func (r *Runner) Rounds(ctx context.Context, jobs []Job) []Sample {
 	var all []Sample
 	for round := 1; round <= r.opt.Rounds; round++ {
 		for _, group := range byScenario(jobs) {
-			k := (round - 1) % len(group)
-			for _, j := range append(group[k:len(group):len(group)], group[:k]...) {
+			for _, j := range rotate(group, round-1) {
 				if ctx.Err() != nil {
 					return all
 				}
@@ -137,12 +138,12 @@ func (r *Runner) Rounds(ctx context.Context, jobs []Job) []Sample {
 	return all
 }
 
-// sample warms the job up, then measures it, retaking while the noise gate
-// trips; it answers every attempt.
+// sample warms the job up, then measures it, retaking it while the noise
+// gate trips, and returns every attempt.
 func (r *Runner) sample(ctx context.Context, round int, j Job) []Sample {
-	addr := j.Scenario.addr(j.Target)
+	addr := j.Scenario.Addr(j.Target)
 	if r.opt.Warmup > 0 {
-		if _, err := j.Scenario.runLoad(ctx, addr, r.opt.Warmup, r.opt.LoadCore, r.payloads); err != nil {
+		if _, err := j.Scenario.runLoad(ctx, addr, r.opt.Warmup, r.opt.LoadCore, r.opt.SuccessOnly); err != nil {
 			fmt.Fprintf(r.log, "warm-up %s/%s: %v\n", j.Scenario.Name, j.Target.Name, err)
 		}
 	}
@@ -153,7 +154,8 @@ func (r *Runner) sample(ctx context.Context, round int, j Job) []Sample {
 		if s.Status == statusNoisy && attempt == r.opt.MaxRetry {
 			s.Status = statusKept
 		}
-		fmt.Fprintf(r.log, "round %d %-10s %-13s %s\n", round, j.Scenario.Name, j.Target.Name, s.line())
+		fmt.Fprintf(r.log, "round %d %-*s %-*s %s\n", round, r.opt.Widths[0], j.Scenario.Name,
+			r.opt.Widths[1], j.Target.Name, s.line())
 		out = append(out, s)
 		if s.Status != statusNoisy {
 			break
@@ -170,7 +172,7 @@ func (r *Runner) measure(ctx context.Context, j Job, addr string) Sample {
 		s.Status, s.Err = statusError, err.Error()
 		return s
 	}
-	res, err := j.Scenario.runLoad(ctx, addr, r.opt.Duration, r.opt.LoadCore, r.payloads)
+	res, err := j.Scenario.runLoad(ctx, addr, r.opt.Duration, r.opt.LoadCore, r.opt.SuccessOnly)
 	after, serr := takeSnapshot(j.Target.PID, r.pids, r.opt.Backend)
 	if err == nil {
 		err = serr
@@ -183,10 +185,11 @@ func (r *Runner) measure(ctx context.Context, j Job, addr string) Sample {
 	s.Usage = account(before, after, res.CPU, r.opt.ProxyCore, r.opt.LoadCore)
 	switch {
 	case res.Requests == 0 || float64(res.Errors) > r.opt.ErrMax*float64(res.Requests):
-		s.Status, s.Err = statusError, fmt.Sprintf("%d errors in %d requests", res.Errors, res.Requests)
+		s.Status = statusError
+		s.Err = fmt.Sprintf("%d errors in %d requests", res.Errors, res.Requests)
 	case s.Usage.ForeignLoad > r.opt.NoiseMax,
 		j.Target.PID > 0 && s.Usage.ForeignProxy > r.opt.NoiseMax:
-		// direct has nothing on the proxy core that others could slow down.
+		// direct has nothing on the proxy core: what runs there cannot slow it.
 		s.Status = statusNoisy
 	default:
 		s.Status = statusOK
@@ -194,10 +197,10 @@ func (r *Runner) measure(ctx context.Context, j Job, addr string) Sample {
 	return s
 }
 
-// line is a one-line progress report.
+// line is a one-line progress report of the sample.
 func (s Sample) line() string {
 	if s.Err != "" {
-		return s.Status + " " + s.Err
+		return fmt.Sprintf("%s %s", s.Status, s.Err)
 	}
 	u := s.Usage
 	return fmt.Sprintf("%-2s rps=%.0f %s=%.2f proxy_cpu=%.2f load_cpu=%.2f backend_cpu=%.2f foreign=%.2f/%.2f",
@@ -205,7 +208,7 @@ func (s Sample) line() string {
 		u.ForeignProxy, u.ForeignLoad)
 }
 
-// byScenario splits jobs into runs of one scenario, keeping their order.
+// byScenario splits jobs into runs of the same scenario, keeping order.
 func byScenario(jobs []Job) [][]Job {
 	var groups [][]Job
 	for i, j := range jobs {
@@ -215,4 +218,13 @@ func byScenario(jobs []Job) [][]Job {
 		groups[len(groups)-1] = append(groups[len(groups)-1], j)
 	}
 	return groups
+}
+
+// rotate returns jobs starting at index k mod len(jobs).
+func rotate(jobs []Job, k int) []Job {
+	if len(jobs) == 0 {
+		return nil
+	}
+	k %= len(jobs)
+	return append(append([]Job(nil), jobs[k:]...), jobs[:k]...)
 }

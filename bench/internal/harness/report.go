@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"fmt"
@@ -7,48 +7,44 @@ import (
 	"strings"
 )
 
-// series is one figure over rounds.
-type series []float64
+// Series is one figure over rounds.
+type Series []float64
 
 // String is "median (min–max)", or "–" with no values.
-func (v series) String() string {
+func (v Series) String() string {
 	if len(v) == 0 {
 		return "–"
 	}
-	s := slices.Clone(v)
-	slices.Sort(s)
+	s := slices.Sorted(slices.Values(v))
 	return fmt.Sprintf("%.2f (%.2f–%.2f)", median(s), s[0], s[len(s)-1])
 }
 
-// median of sorted values.
+// median of sorted values, 0 with none.
 func median(s []float64) float64 {
 	n := len(s)
-	if n%2 == 1 {
+	switch {
+	case n == 0:
+		return 0
+	case n%2 == 1:
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // medianOf is the median of unsorted values, 0 with none.
-func medianOf(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return median(s)
-}
+func medianOf(v []float64) float64 { return median(slices.Sorted(slices.Values(v))) }
 
-// Row is one line of the summary: a target in a scenario, its figures
-// taken pairwise within each round against the reference and direct.
+// Row is one line of the summary: a target in a scenario, its absolute
+// figures, and ratios taken within each round against the scenario's
+// reference and direct.
 type Row struct {
 	Scenario, Target string
 	Ref              bool
-	RPS              series // absolute, requests per second
-	Thrpt, Latency   series // target / reference
-	ProxyCPU         series // cores used by the target
-	OpsCPU           series // (rps/cpu) / reference's
-	VsDirect         series // rps / direct's
+	RPS, LatencyMS   Series // absolute
+	Thrpt, Latency   Series // target / reference
+	ProxyCPU         Series // cores used by the target
+	OpsCPU           Series // (rps/cpu) / reference's
+	VsDirect         Series // rps / direct's
 }
 
 // sampleKey finds the used sample of a target in a round.
@@ -57,9 +53,9 @@ type sampleKey struct {
 	scenario, target string
 }
 
-// Summarize builds the summary rows, in job order. ref is the reference
-// target's name; a scenario without it uses its first target instead.
-func Summarize(samples []Sample, jobs []Job, ref string) []Row {
+// Summarize builds the summary rows, in job order. refs names each
+// scenario's reference target; a scenario without it uses its first target.
+func Summarize(samples []Sample, jobs []Job, refs map[string]string) []Row {
 	used := make(map[sampleKey]Sample)
 	rounds := 0
 	for _, s := range samples {
@@ -71,16 +67,16 @@ func Summarize(samples []Sample, jobs []Job, ref string) []Row {
 	var rows []Row
 	for _, group := range byScenario(jobs) {
 		scen := group[0].Scenario.Name
-		refName := group[0].Target.Name
+		ref := group[0].Target.Name
 		for _, j := range group {
-			if j.Target.Name == ref {
-				refName = ref
+			if j.Target.Name == refs[scen] {
+				ref = j.Target.Name
 			}
 		}
 		for _, j := range group {
-			row := Row{Scenario: scen, Target: j.Target.Name, Ref: j.Target.Name == refName}
+			row := Row{Scenario: scen, Target: j.Target.Name, Ref: j.Target.Name == ref}
 			for r := 1; r <= rounds; r++ {
-				row.add(used, r, refName)
+				row.add(used, r, ref)
 			}
 			rows = append(rows, row)
 		}
@@ -89,23 +85,23 @@ func Summarize(samples []Sample, jobs []Job, ref string) []Row {
 }
 
 // add appends round r's figures to the row, those that can be taken.
-func (row *Row) add(used map[sampleKey]Sample, r int, refName string) {
+func (row *Row) add(used map[sampleKey]Sample, r int, ref string) {
 	t, ok := used[sampleKey{r, row.Scenario, row.Target}]
 	if !ok {
 		return
 	}
 	row.RPS = append(row.RPS, t.Result.RPS)
+	row.LatencyMS = append(row.LatencyMS, t.Result.LatencyMS)
 	if t.Usage.Proxy > 0 {
 		row.ProxyCPU = append(row.ProxyCPU, t.Usage.Proxy)
 	}
-	if ref, ok := used[sampleKey{r, row.Scenario, refName}]; ok && ref.Result.RPS > 0 {
-		row.Thrpt = append(row.Thrpt, t.Result.RPS/ref.Result.RPS)
-		if ref.Result.LatencyMS > 0 {
-			row.Latency = append(row.Latency, t.Result.LatencyMS/ref.Result.LatencyMS)
+	if f, ok := used[sampleKey{r, row.Scenario, ref}]; ok && f.Result.RPS > 0 {
+		row.Thrpt = append(row.Thrpt, t.Result.RPS/f.Result.RPS)
+		if f.Result.LatencyMS > 0 {
+			row.Latency = append(row.Latency, t.Result.LatencyMS/f.Result.LatencyMS)
 		}
-		if t.Usage.Proxy > 0 && ref.Usage.Proxy > 0 {
-			row.OpsCPU = append(row.OpsCPU,
-				(t.Result.RPS/t.Usage.Proxy)/(ref.Result.RPS/ref.Usage.Proxy))
+		if t.Usage.Proxy > 0 && f.Usage.Proxy > 0 {
+			row.OpsCPU = append(row.OpsCPU, (t.Result.RPS/t.Usage.Proxy)/(f.Result.RPS/f.Usage.Proxy))
 		}
 	}
 	if d, ok := used[sampleKey{r, row.Scenario, "direct"}]; ok && d.Result.RPS > 0 {
@@ -113,22 +109,30 @@ func (row *Row) add(used map[sampleKey]Sample, r int, refName string) {
 	}
 }
 
-// WriteSummary prints the summary as a Markdown table.
-func WriteSummary(w io.Writer, rows []Row) {
-	fmt.Fprintln(w, "| scenario | target | rps | thrpt vs ref | lat vs ref | proxy CPU | ops/CPU vs ref | vs direct |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+// WriteSummary prints the rows as a Markdown table; latencyMS adds a column
+// with the median absolute latency.
+func WriteSummary(w io.Writer, rows []Row, latencyMS bool) {
+	latHead, latRule := "", ""
+	if latencyMS {
+		latHead, latRule = " latency ms |", "---|"
+	}
+	fmt.Fprintf(w, "| scenario | target | rps |%s thrpt vs ref | lat vs ref | proxy CPU | ops/CPU vs ref | vs direct |\n", latHead)
+	fmt.Fprintf(w, "|---|---|---|%s---|---|---|---|---|\n", latRule)
 	for _, r := range rows {
 		name := r.Target
 		if r.Ref {
 			name = "**" + name + "** (ref)"
 		}
-		cpu := "–"
+		rps, lat, cpu := "–", "–", "–"
+		if len(r.RPS) > 0 {
+			rps = fmt.Sprintf("%.0f", medianOf(r.RPS))
+			lat = fmt.Sprintf("%.2f", medianOf(r.LatencyMS))
+		}
 		if len(r.ProxyCPU) > 0 {
 			cpu = fmt.Sprintf("%.2f", medianOf(r.ProxyCPU))
 		}
-		rps := "–"
-		if len(r.RPS) > 0 {
-			rps = fmt.Sprintf("%.0f", medianOf(r.RPS))
+		if latencyMS {
+			rps += " | " + lat
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %v | %v | %s | %v | %v |\n",
 			r.Scenario, name, rps, r.Thrpt, r.Latency, cpu, r.OpsCPU, r.VsDirect)

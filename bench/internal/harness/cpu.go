@@ -1,4 +1,9 @@
-package main
+// Package harness is the common part of the benchmark harnesses of bench/run.sh
+// and bench/grpc/run.sh: CPU and noise accounting from /proc, the load
+// generators and their output, the rounds with rotation and retakes, and
+// the results file with its tables of medians and ratios. A command adds
+// its scenarios and the check of one request (a [Checker]).
+package harness
 
 import (
 	"fmt"
@@ -161,8 +166,8 @@ func rusageSeconds(ru *syscall.Rusage) float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-// usage is one sample's CPU accounting, in cores (CPU seconds per second).
-type usage struct {
+// Usage is one sample's CPU accounting, in cores (CPU seconds per second).
+type Usage struct {
 	Window       float64 // seconds between the two snapshots
 	Proxy        float64 // the target under test
 	Backend      float64
@@ -176,13 +181,13 @@ type usage struct {
 
 // account turns two snapshots around a load run into per-core usage.
 // loadCPU is the load generator's own CPU seconds (from its rusage).
-func account(before, after snapshot, loadCPU float64, proxyCore, loadCore int) usage {
+func account(before, after snapshot, loadCPU float64, proxyCore, loadCore int) Usage {
 	w := after.at.Sub(before.at).Seconds()
 	if w <= 0 {
 		w = 1e-9
 	}
 	rate := func(a, b float64) float64 { return (b - a) / w }
-	u := usage{
+	u := Usage{
 		Window:  w,
 		Proxy:   rate(before.target, after.target),
 		Backend: rate(before.backend, after.backend),
