@@ -189,6 +189,9 @@ func (a *App) apply(cfg *configs.Config) error {
 	}
 	a.tr.Retain(names)
 	a.grpc.activate(g.grpc)
+	for _, h := range g.trans {
+		go h.Warm() // build the bindings now if the descriptors are in, not on a request
+	}
 	var retired []*runningServer
 	for name, rs := range a.servers {
 		if !keep[name] {
