@@ -121,6 +121,8 @@ func TestBadConfigs(t *testing.T) {
 		{"transcode success status", strings.Replace(goodBase, "proxy: {upstream: app}", "transcode: {upstream: app, rules: [{selector: a.B.C, bindings: [{post: /x, success_status: 302}]}]}", 1) + "    protocol: h2c\n", `success_status: 302 is not a 2xx status`},
 		{"grpc on http1 upstream", goodBase + "    grpc: {reflection: true}\n", `upstreams.app.grpc: a gRPC upstream needs protocol h2c or h2 (has http1)`},
 		{"grpc no source", goodBase + "    protocol: h2c\n    grpc: {reflection: false}\n", `upstreams.app.grpc: reflection is off and no protoset is given`},
+		{"bad sample grpc address", "sample: {enabled: true, grpc_address: nowhere}\n" + goodBase, `sample.grpc_address: "nowhere" is not host:port`},
+		{"sample addresses clash", "sample: {enabled: true, address: \"127.0.0.1:7000\", grpc_address: \"127.0.0.1:7000\"}\n" + goodBase, `sample.grpc_address: is the same as sample.address`},
 		{"outlier times", goodBase + "    outlier_detection: {base_ejection_time: 10s, max_ejection_time: 1s}\n", `upstreams.app.outlier_detection.max_ejection_time: must be at least base_ejection_time`},
 	}
 	for _, tc := range cases {

@@ -24,6 +24,9 @@ func (c *Config) Validate() error {
 	v.routes()
 	if c.Sample.Enabled {
 		v.hostPort("sample.address", c.Sample.Address)
+		if a := c.Sample.GRPCAddress; a != "" && v.hostPort("sample.grpc_address", a) && a == c.Sample.Address {
+			v.sink.addf("sample.grpc_address", "is the same as sample.address")
+		}
 	}
 	return v.sink.err()
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Bouncer: go vet, then `go test -race` on all packages.
 # It installs what the tests need when it is missing and says so:
-#   h2spec (HTTP/2 conformance suite), with `go install` into .bin/.
+#   h2spec (HTTP/2 conformance suite), with `go install` into .bin/;
+#   node (checks the OpenAPI docs page's script), with apt-get when root.
 # Needs Go 1.26 and access to the Go module proxy on the first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,15 @@ export PATH="$PWD/.bin:$PATH"
 if ! command -v h2spec >/dev/null 2>&1; then
   echo "scripts/test.sh: installing h2spec into .bin/ (go install, about a minute the first time)"
   GOBIN="$PWD/.bin" go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
+fi
+
+if ! command -v node >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing nodejs (apt-get) for the docs page's script check"
+    apt-get install -y -qq nodejs >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; }
+  else
+    echo "scripts/test.sh: node is missing and cannot be installed here (not root or no apt-get); TestDocsScript will skip, or fail under CI"
+  fi
 fi
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.bin/*'))

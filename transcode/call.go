@@ -212,18 +212,20 @@ func (h *Handler) deadline(r *http.Request) (time.Duration, bool) {
 	return d, d > 0
 }
 
+// timeoutUnits are grpc-timeout's units, smallest first.
+var timeoutUnits = [...]struct {
+	suffix byte
+	size   time.Duration
+}{{'n', time.Nanosecond}, {'u', time.Microsecond}, {'m', time.Millisecond}, {'S', time.Second}, {'M', time.Minute}, {'H', time.Hour}}
+
 // encodeTimeout writes d as a grpc-timeout value (at most 8 digits).
 func encodeTimeout(d time.Duration) string {
 	if d <= 0 {
 		return "1n"
 	}
-	units := []struct {
-		suffix string
-		size   time.Duration
-	}{{"n", time.Nanosecond}, {"u", time.Microsecond}, {"m", time.Millisecond}, {"S", time.Second}, {"M", time.Minute}, {"H", time.Hour}}
-	for _, u := range units {
+	for _, u := range timeoutUnits {
 		if v := (d + u.size - 1) / u.size; v < 1e8 {
-			return strconv.FormatInt(int64(v), 10) + u.suffix
+			return strconv.FormatInt(int64(v), 10) + string(u.suffix)
 		}
 	}
 	return "99999999H"
@@ -238,12 +240,12 @@ func decodeTimeout(s string) (time.Duration, bool) {
 	if err != nil || v < 0 {
 		return 0, false
 	}
-	unit := map[byte]time.Duration{'n': time.Nanosecond, 'u': time.Microsecond, 'm': time.Millisecond,
-		'S': time.Second, 'M': time.Minute, 'H': time.Hour}[s[len(s)-1]]
-	if unit == 0 {
-		return 0, false
+	for _, u := range timeoutUnits {
+		if u.suffix == s[len(s)-1] {
+			return time.Duration(v) * u.size, true
+		}
 	}
-	return time.Duration(v) * unit, true
+	return 0, false
 }
 
 // callStatus is the outcome of a gRPC answer whose head has arrived and

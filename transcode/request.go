@@ -1,6 +1,7 @@
 package transcode
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -131,7 +132,7 @@ func (h *Handler) fillBodyField(b *binding, t *table, r *http.Request, m protore
 	case b.bodyRaw:
 		setHTTPBody(parent.Mutable(leaf).Message(), r.Header.Get("Content-Type"), body)
 		return nil
-	case len(strings.TrimSpace(string(body))) == 0:
+	case len(bytes.TrimSpace(body)) == 0:
 		return nil
 	case leaf.Kind() == protoreflect.MessageKind && !leaf.IsList() && !leaf.IsMap():
 		return h.unmarshalJSON(t, body, parent.Mutable(leaf).Message(), b.bodyPath.String())
@@ -152,7 +153,7 @@ func (h *Handler) fillBodyField(b *binding, t *table, r *http.Request, m protore
 
 // unmarshalJSON reads a JSON body into m; an empty body leaves m empty.
 func (h *Handler) unmarshalJSON(t *table, body []byte, m protoreflect.Message, at string) error {
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
 	// Strict first: protojson's DiscardUnknown would also drop unknown enum
@@ -206,8 +207,8 @@ func limitText(s string, n int) string {
 // isJSONContentType accepts an empty type, application/json and
 // application/*+json; the other types are a 415 for JSON bodies.
 func isJSONContentType(ct string) bool {
-	if ct == "" {
-		return true
+	if ct == "" || ct == "application/json" {
+		return true // the common cases, without parsing
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {

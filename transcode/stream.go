@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"mime"
@@ -233,7 +234,7 @@ func (h *Handler) streamRequest(r *http.Request, t *table, b *binding, vars []ht
 		sc.Buffer(make([]byte, 0, 64<<10), max)
 		for sc.Scan() {
 			line := sc.Bytes()
-			if len(strings.TrimSpace(string(line))) == 0 {
+			if len(bytes.TrimSpace(line)) == 0 {
 				continue
 			}
 			if !h.sendRequest(pw, b, t, r, vars, line) {
