@@ -7,7 +7,7 @@
 # Knobs (environment):
 #   ROUNDS=5 DURATION=10 WARMUP=2           rounds, seconds measured / warmed
 #   TARGETS="direct grpc-gateway haproxy nginx bouncer bouncer-proxy"
-#   SCENARIOS="rest-get rest-post grpc-unary"
+#   SCENARIOS="rest-get rest-post grpc-unary grpc-unary-ghz"
 #   NOISE_MAX=0.2 MAX_RETRY=2               noise gate
 #   REST_REF=grpc-gateway GRPC_REF=haproxy  references of the ratios
 #   GATEWAY_EMIT_UNPOPULATED=false          true: grpc-gateway's own default
@@ -25,7 +25,7 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 TARGETS=${TARGETS:-direct grpc-gateway haproxy nginx bouncer bouncer-proxy}
-SCENARIOS=${SCENARIOS:-rest-get rest-post grpc-unary}
+SCENARIOS=${SCENARIOS:-rest-get rest-post grpc-unary grpc-unary-ghz}
 NOISE_MAX=${NOISE_MAX:-0.2}
 MAX_RETRY=${MAX_RETRY:-2}
 REST_REF=${REST_REF:-grpc-gateway}
@@ -140,12 +140,13 @@ done
 	echo "- bouncer: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$([[ -z $(git -C "$ROOT" status --porcelain 2>/dev/null) ]] || echo ' (uncommitted changes)')"
 	echo "- grpc-gateway: $(grep -m1 grpc-gateway/v2 "$GRPC/gateway/go.mod" | awk '{print $2}') (emit_unpopulated=$GATEWAY_EMIT_UNPOPULATED); $(protoc --version); $(go version | awk '{print $3}')"
 	echo "- nginx: $(nginx -v 2>&1 | sed 's/.*: //'); haproxy: $(haproxy -v | head -1 | awk '{print $3}')"
-	echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}'); h2load: $(h2load --version | awk '{print $2}')"
+	echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}'); h2load: $(h2load --version | awk '{print $2}'); ghz: $(sed -n 's/^GHZ=//p' "$GRPC/setup.sh")"
 	echo "- pinning: targets on CPU $PROXY_CPU, load generator + backend on CPU $LOAD_CPU"
 } >"$RUN/meta.md"
 
 OUT=$RESULTS/grpc-$(date -u +%Y%m%d-%H%M%S).md
-GOMAXPROCS=1 taskset -c "$LOAD_CPU" "$BIN/grpc-harness" "${ARGS[@]}" \
+# PATH: the harness runs ghz by name, from bench/.bin.
+PATH=$BIN:$PATH GOMAXPROCS=1 taskset -c "$LOAD_CPU" "$BIN/grpc-harness" "${ARGS[@]}" \
 	-scenarios "${SCENARIOS// /,}" -rounds "$ROUNDS" -duration "${DURATION}s" -warmup "${WARMUP}s" \
 	-noise-max "$NOISE_MAX" -max-retry "$MAX_RETRY" -rest-ref "$REST_REF" -grpc-ref "$GRPC_REF" \
 	-proxy-cpu "$PROXY_CPU" -load-cpu "$LOAD_CPU" -backend-pid "$BACKEND_PID" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/grpc/setup.sh: installs what bench/grpc needs (Debian packages; needs
-# root when something is missing), builds the protoc plugins at pinned
-# versions, generates grpc-gateway's code for the library sample with protoc,
+# root when something is missing), builds the protoc plugins and ghz at
+# pinned versions, generates grpc-gateway's code for the library sample with protoc,
 # and builds the backend, the harness, grpc-gateway and Bouncer into
 # bench/.bin/. bench/grpc/run.sh calls it; it only redoes what is missing or
 # stale, except Bouncer, which is rebuilt every time.
@@ -15,10 +15,12 @@ RUN=$BENCH/.run/grpc
 mkdir -p "$BIN" "$RUN"
 
 # Versions of the code generators: protoc-gen-go is the protobuf module's
-# (as in go.mod), protoc-gen-grpc-gateway grpc-gateway's own.
+# (as in go.mod), protoc-gen-grpc-gateway grpc-gateway's own. GHZ is the
+# gRPC load generator of grpc-unary-ghz (its latest tag; builds with Go 1.26).
 PROTOC_GEN_GO=v1.36.12
 PROTOC_GEN_GO_GRPC=v1.6.2
 GRPC_GATEWAY=v2.33.0
+GHZ=v0.121.0
 
 need=()
 command -v protoc >/dev/null || need+=(protobuf-compiler)
@@ -37,7 +39,8 @@ if ((${#need[@]})); then
 	apt-get install -y -o DPkg::Lock::Timeout=600 "${need[@]}"
 fi
 
-# plugin NAME PACKAGE VERSION: go install, once per version.
+# plugin NAME PACKAGE VERSION: go install, once per version (the protoc
+# plugins and ghz).
 plugin() {
 	if [[ ! -x $BIN/$1 || ! -e $BIN/.$1-$3 ]]; then
 		echo "setup: building $1 $3" >&2
@@ -49,6 +52,7 @@ plugin() {
 plugin protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO"
 plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC"
 plugin protoc-gen-grpc-gateway github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway "$GRPC_GATEWAY"
+plugin ghz github.com/bojand/ghz/cmd/ghz "$GHZ"
 
 # grpc-gateway's code, generated again when a .proto or a plugin is newer.
 # protoc finds google/protobuf/*.proto in /usr/include (protobuf-compiler)

@@ -2,8 +2,15 @@ package main
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/bouncer-proxy/bouncer/bench/internal/harness"
 	"github.com/bouncer-proxy/bouncer/transcode/sample"
@@ -55,15 +62,17 @@ func TestSameEcho(t *testing.T) {
 func TestParseFlags(t *testing.T) {
 	work := t.TempDir()
 	p, err := parseFlags([]string{"-target", "bouncer,pid=3,rest=127.0.0.1:1,grpc=127.0.0.1:1",
-		"-scenarios", "grpc-unary,rest-post,bogus", "-grpc-ref", "nginx", "-work", work, "-out", "x.md"})
+		"-scenarios", "grpc-unary-ghz,grpc-unary,rest-post,bogus", "-grpc-ref", "nginx", "-work", work, "-out", "x.md"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Scenarios) != 2 || p.Scenarios[0].Name != "rest-post" || p.Refs["grpc-unary"] != "nginx" ||
+	if len(p.Scenarios) != 3 || p.Scenarios[0].Name != "rest-post" || p.Scenarios[2].Name != "grpc-unary-ghz" ||
+		p.Refs["grpc-unary"] != "nginx" || p.Refs["grpc-unary-ghz"] != "nginx" ||
 		p.Refs["rest-get"] != "grpc-gateway" || !p.LatencyMS || !p.Opt.SuccessOnly {
 		t.Fatalf("plan %+v", p)
 	}
-	if want := "refs=map[grpc-unary:nginx rest-get:grpc-gateway rest-post:grpc-gateway]"; p.RefKnob != want {
+	want := "refs=map[grpc-unary:nginx grpc-unary-ghz:nginx rest-get:grpc-gateway rest-post:grpc-gateway]"
+	if p.RefKnob != want {
 		t.Errorf("knob %q, want %q", p.RefKnob, want)
 	}
 	if err := p.Prepare(); err != nil {
@@ -100,5 +109,50 @@ func TestCheckerGRPC(t *testing.T) {
 	}
 	if _, ok := c.bodies["rest-get"]["direct"]; !ok {
 		t.Fatal("the REST answer was not kept")
+	}
+}
+
+// TestGhzFiles decodes the files ghz is given the way it reads them: the
+// protoset must resolve on its own (imports included) and name GetBook,
+// and the message file must be a bare GetBookRequest.
+func TestGhzFiles(t *testing.T) {
+	p := payloadsIn(t.TempDir())
+	if err := p.write(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p.Protoset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(b, &set); err != nil {
+		t.Fatal(err)
+	}
+	files, err := protodesc.NewFiles(&set)
+	if err != nil {
+		t.Fatalf("protoset does not resolve on its own: %v", err)
+	}
+	d, err := files.FindDescriptorByName(serviceName + ".GetBook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, ok := d.(protoreflect.MethodDescriptor)
+	if !ok {
+		t.Fatalf("%s is not a method", d.FullName())
+	}
+	msg, err := os.ReadFile(p.GRPCMessage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := dynamicpb.NewMessage(md.Input())
+	if err := proto.Unmarshal(msg, req); err != nil {
+		t.Fatal(err)
+	}
+	if got := req.Get(md.Input().Fields().ByName("name")).String(); got != bookName {
+		t.Fatalf("request name %q, want %q", got, bookName)
+	}
+	ghz := scenarios(p)[3]
+	if !ghz.Ghz || ghz.Latency != "p99_ms" || !slices.Contains(ghz.Args, p.Protoset) || !slices.Contains(ghz.Args, p.GRPCMessage) {
+		t.Fatalf("scenario %+v", ghz)
 	}
 }

@@ -2,7 +2,8 @@
 // gRPC backend and the targets and passes their PIDs and addresses.
 //
 // Scenarios: rest-get and rest-post (REST/JSON transcoded to gRPC, wrk over
-// HTTP/1.1) and grpc-unary (native gRPC, h2load over h2c). A check pass makes
+// HTTP/1.1), grpc-unary (native gRPC, h2load over h2c) and grpc-unary-ghz
+// (the same call with ghz, for its p99 latency). A check pass makes
 // one verified call per job (a Go client; grpc-status OK for gRPC) and a
 // short error-free load run, then ROUNDS rounds sample each scenario's
 // targets in an order rotated every round, retaking a sample whose cores saw
@@ -27,9 +28,9 @@ func parseFlags(args []string) (harness.Plan, error) {
 	var work string
 	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
 	p.Register(fs, "name,pid=N,rest=host:port,grpc=host:port (repeat; order starts the rotation)")
-	scens := fs.String("scenarios", "rest-get,rest-post,grpc-unary", "scenarios, comma separated")
+	scens := fs.String("scenarios", "rest-get,rest-post,grpc-unary,grpc-unary-ghz", "scenarios, comma separated")
 	restRef := fs.String("rest-ref", "grpc-gateway", "reference target of the REST scenarios")
-	grpcRef := fs.String("grpc-ref", "haproxy", "reference target of the gRPC scenario")
+	grpcRef := fs.String("grpc-ref", "haproxy", "reference target of the gRPC scenarios")
 	fs.StringVar(&work, "work", "", "directory for the request files")
 	if err := fs.Parse(args); err != nil {
 		return p, err

@@ -9,8 +9,8 @@ import (
 // LoadResult is what one load-generator run reports.
 type LoadResult struct {
 	RPS       float64 // requests per second over the measured run
-	LatencyMS float64 // p99 (wrk) or mean (h2load), in milliseconds
-	Requests  int64   // requests completed (see ParseWrk and ParseH2load)
+	LatencyMS float64 // p99 (wrk, ghz) or mean (h2load), in milliseconds
+	Requests  int64   // requests completed (see ParseWrk, ParseH2load, ParseGhz)
 	Errors    int64   // socket errors, failed requests and error statuses
 	CPU       float64 // user+system seconds used by the load generator
 }
@@ -138,13 +138,13 @@ func h2loadItems(list string, fn func(int64, string)) error {
 	return nil
 }
 
-// DurationMS converts wrk's and h2load's "512us", "1.25ms", "2.00s" or
-// "1.50m" to milliseconds.
+// DurationMS converts wrk's, h2load's and ghz's "950ns", "512us", "1.25ms",
+// "2.00s" or "1.50m" to milliseconds.
 func DurationMS(s string) (float64, error) {
 	for _, u := range []struct {
 		suffix string
 		ms     float64
-	}{{"us", 1e-3}, {"ms", 1}, {"s", 1e3}, {"m", 60e3}} {
+	}{{"ns", 1e-6}, {"us", 1e-3}, {"ms", 1}, {"s", 1e3}, {"m", 60e3}} {
 		if num, ok := strings.CutSuffix(s, u.suffix); ok {
 			v, err := strconv.ParseFloat(num, 64)
 			if err != nil {

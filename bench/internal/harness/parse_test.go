@@ -80,7 +80,7 @@ func TestParseRejects(t *testing.T) {
 	}{
 		{"wrk empty", parseWrk, ""},
 		{"wrk no p99", parseWrk, strings.Replace(wrkOut, "99%", "98%", 1)},
-		{"wrk bad unit", parseWrk, strings.Replace(wrkOut, "580.10us", "580.10ns", 1)},
+		{"wrk bad unit", parseWrk, strings.Replace(wrkOut, "580.10us", "580.10h", 1)},
 		{"h2load empty", parseH2load, ""},
 		{"h2load no h2", parseH2load, strings.Replace(h2loadOut, "protocol: h2", "protocol: http/1.1", 1)},
 		{"h2load bad count", parseH2load, strings.Replace(h2loadOut, "4215 succeeded", "x succeeded", 1)},
@@ -99,7 +99,7 @@ func TestParseDurationMS(t *testing.T) {
 	tests := []struct {
 		in   string
 		want float64
-	}{{"512us", 0.512}, {"1.25ms", 1.25}, {"2.00s", 2000}, {"1.50m", 90000}}
+	}{{"950ns", 0.00095}, {"512us", 0.512}, {"1.25ms", 1.25}, {"2.00s", 2000}, {"1.50m", 90000}}
 	for _, tc := range tests {
 		got, err := DurationMS(tc.in)
 		if err != nil || !closeTo(got, tc.want) {

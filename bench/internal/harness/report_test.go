@@ -101,6 +101,12 @@ func TestCommand(t *testing.T) {
 	}{
 		{Scenario{Scheme: "http", Path: "/64"}, "taskset -c 0 wrk -t1 -c50 -d3s --latency http://h:1/64"},
 		{Scenario{H2load: true, Scheme: "https", Path: "/64"}, "taskset -c 0 h2load -t1 -c4 -m32 -D 3 https://h:1/64"},
+		{Scenario{Ghz: true, Scheme: "http", Path: "/pkg.Svc/Get", Args: []string{"-B", "m.bin"}},
+			"taskset -c 0 ghz --insecure --cpus 1 --connections 4 --concurrency 128 -z 3s --duration-stop ignore " +
+				"--call pkg.Svc/Get -B m.bin h:1"},
+		{Scenario{Ghz: true, Scheme: "https", Path: "/pkg.Svc/Get"},
+			"taskset -c 0 ghz --skipTLS --cpus 1 --connections 4 --concurrency 128 -z 3s --duration-stop ignore " +
+				"--call pkg.Svc/Get h:1"},
 		{Scenario{Scheme: "http", Path: "/e", Args: []string{"-s", "p.lua"}},
 			"taskset -c 0 wrk -t1 -c50 -d3s --latency -s p.lua http://h:1/e"},
 	}

@@ -59,12 +59,13 @@ type Scenario struct {
 	Name     string
 	Listener string   // key of the target's listener it loads (Target.Addrs)
 	H2load   bool     // h2load, 4 connections x 32 streams; else wrk, 1 thread, 50 connections
+	Ghz      bool     // ghz, 4 connections x 128 workers, calling the gRPC method Path names
 	Scheme   string   // of the URL: "https" (h2 over TLS) or "http" (HTTP/1.1, or h2c with h2load)
 	Method   string   // of the request, for the command's check
 	Path     string   // requested path
 	Size     int      // body size the command's check expects, if it checks one
 	Args     []string // more load generator flags, put before the URL
-	Latency  string   // name of the latency figure: p99_ms (wrk) or mean_ms (h2load)
+	Latency  string   // name of the latency figure: p99_ms (wrk, ghz) or mean_ms (h2load)
 }
 
 // Addr is t's listener for s, or "" when it has none.
@@ -94,17 +95,34 @@ func PickScenarios(all []Scenario, list string) (picked []Scenario, unknown []st
 func (s Scenario) command(addr string, d time.Duration, core int) []string {
 	secs := strconv.Itoa(int(d.Round(time.Second) / time.Second))
 	argv := []string{"taskset", "-c", strconv.Itoa(core)}
-	if s.H2load {
+	switch {
+	case s.Ghz:
+		return append(append(append(argv, s.ghzFlags(secs)...), s.Args...), addr)
+	case s.H2load:
 		argv = append(argv, "h2load", "-t1", "-c4", "-m32", "-D", secs)
-	} else {
+	default:
 		argv = append(argv, "wrk", "-t1", "-c50", "-d"+secs+"s", "--latency")
 	}
 	argv = append(argv, s.Args...)
 	return append(argv, s.Scheme+"://"+addr+s.Path)
 }
 
+// ghzFlags starts ghz's argv: one Go thread (it runs pinned to one core),
+// 128 concurrent calls over 4 connections like h2load's -c4 -m32, and
+// "--duration-stop ignore", so that the calls cut off at the end are
+// neither errors nor latencies. Plain h2c for "http", TLS without
+// verification for "https". s.Args add the protoset and the message.
+func (s Scenario) ghzFlags(secs string) []string {
+	tls := "--insecure"
+	if s.Scheme == "https" {
+		tls = "--skipTLS"
+	}
+	return []string{"ghz", tls, "--cpus", "1", "--connections", "4", "--concurrency", "128",
+		"-z", secs + "s", "--duration-stop", "ignore", "--call", strings.TrimPrefix(s.Path, "/")}
+}
+
 // runLoad runs the load generator for d and parses what it prints (see
-// ParseWrk and ParseH2load for successOnly). The run is bounded: it is
+// ParseWrk and ParseH2load for successOnly; ghz counts only status OK). The run is bounded: it is
 // killed if it lasts 30 s longer than asked.
 func (s Scenario) runLoad(ctx context.Context, addr string, d time.Duration, core int, successOnly bool) (LoadResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
@@ -117,6 +135,8 @@ func (s Scenario) runLoad(ctx context.Context, addr string, d time.Duration, cor
 	}
 	var r LoadResult
 	switch {
+	case s.Ghz:
+		r, err = ParseGhz(string(out))
 	case !s.H2load:
 		r, err = ParseWrk(string(out), successOnly)
 	case s.Scheme == "https":
