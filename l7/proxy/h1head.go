@@ -171,7 +171,8 @@ var commonKeys = func() map[string]string {
 		"Etag", "Expires", "Keep-Alive", "Last-Modified", "Link", "Location", "Retry-After",
 		"Server", "Set-Cookie", "Strict-Transport-Security", "Trailer", "Transfer-Encoding",
 		"Vary", "Via", "Www-Authenticate", "X-Content-Type-Options", "X-Frame-Options",
-		"X-Request-Id", "X-Powered-By",
+		"X-Request-Id", "X-Powered-By", "Grpc-Status", "Grpc-Message", "Grpc-Encoding",
+		"Grpc-Accept-Encoding", "Grpc-Status-Details-Bin",
 	} {
 		m[k] = k
 	}

@@ -131,7 +131,18 @@ func (p *Proxy) exchange(r *http.Request, retryOK bool) (*tryResult, *l7.Error) 
 // outgoing prepares the request sent upstream with ctx, to host: built
 // once per request, by the first try; later tries send copies.
 func (p *Proxy) outgoing(ctx context.Context, r *http.Request, host string) *http.Request {
-	out := r.Clone(ctx)
+	out := r.WithContext(ctx) // a shallow copy; the header map is copied below
+	// Room for the forwarding headers added below: growing a map past its
+	// size class costs more than sizing it once.
+	out.Header = make(http.Header, len(r.Header)+6)
+	for k, v := range r.Header {
+		out.Header[k] = v[:len(v):len(v)] // an append reallocates: r.Header is never written through
+	}
+	if r.Trailer != nil {
+		out.Trailer = r.Trailer.Clone()
+	}
+	u := *r.URL
+	out.URL = &u
 	out.RequestURI = ""
 	out.URL.Scheme = p.o.Scheme
 	out.URL.Host = host

@@ -12,10 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/bouncer-proxy/bouncer/configs"
-	"github.com/bouncer-proxy/bouncer/listener"
 )
 
 // errCircuitOpen is returned by the dialer when an upstream's
@@ -154,34 +151,7 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // newH2Transport speaks h2c, or h2 over TLS with ALPN, through dial.
 func newH2Transport(cfg configs.Upstream, tlsCfg *tls.Config, dial dialFunc) http.RoundTripper {
-	return &http2.Transport{
-		AllowHTTP:                  cfg.Protocol == "h2c",
-		TLSClientConfig:            tlsCfg,
-		ReadIdleTimeout:            30 * time.Second,
-		PingTimeout:                10 * time.Second,
-		IdleConnTimeout:            cfg.IdleTimeout.D(),
-		StrictMaxConcurrentStreams: false,
-		// Writes are coalesced (listener.BatchWrites): the transport flushes
-		// after every request's headers and again after its body, so with
-		// many streams on a connection most writes would be a system call.
-		DialTLSContext: func(ctx context.Context, network, addr string, tc *tls.Config) (net.Conn, error) {
-			c, err := dial(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			if cfg.Protocol == "h2c" {
-				return listener.BatchWrites(c), nil
-			}
-			tc = tc.Clone()
-			tc.NextProtos = []string{"h2"}
-			tlsConn := tls.Client(c, tc)
-			if err := tlsConn.HandshakeContext(ctx); err != nil {
-				_ = c.Close()
-				return nil, err
-			}
-			return listener.BatchWrites(tlsConn), nil
-		},
-	}
+	return newH2Client(cfg.Protocol, tlsCfg, cfg.ConnectTimeout.D(), cfg.IdleTimeout.D(), dial)
 }
 
 // newHTTP1Transport is the lean HTTP/1.1 transport, with net/http's
