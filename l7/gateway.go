@@ -38,26 +38,6 @@ func (g *Gateway) Handler(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.serve(name, w, r) })
 }
 
-// dateValue is a Date header value for one second.
-type dateValue struct {
-	sec int64
-	val []string
-}
-
-var dateNow atomic.Pointer[dateValue]
-
-// httpDate returns the current Date value, formatted once per second, as a
-// one-element slice that header maps share and replace, never append to.
-func httpDate() []string {
-	now := time.Now()
-	d := dateNow.Load()
-	if d == nil || d.sec != now.Unix() {
-		d = &dateValue{sec: now.Unix(), val: []string{now.UTC().Format(http.TimeFormat)}}
-		dateNow.Store(d)
-	}
-	return d.val[:1:1]
-}
-
 // exchange is the per-request state, pooled to keep the hot path lean.
 type exchange struct {
 	rec  recorder
@@ -91,11 +71,6 @@ func (g *Gateway) serve(listener string, w http.ResponseWriter, r *http.Request)
 	}
 	info.RequestID = ids[0]
 	w.Header()[key] = ids // shared: both maps hold a one-element slice, replaced, never appended in place
-	if r.ProtoMajor == 2 {
-		// x/net's server formats a Date for every response that lacks
-		// one; this one is formatted once a second.
-		w.Header()["Date"] = httpDate()
-	}
 	info.Client = s.Trusted.ClientAddr(r, PeerAddr(r))
 
 	g.route(s, listener, &x.rec, r)

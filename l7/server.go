@@ -10,24 +10,20 @@ import (
 	"net/http"
 	"slices"
 
-	"golang.org/x/net/http2"
-
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l7/h1"
+	"github.com/bouncer-proxy/bouncer/l7/h2"
 	"github.com/bouncer-proxy/bouncer/listener"
 )
 
 // Server serves one listener: HTTP/1.1 through package h1 behind the strict
-// parser of package listener, and h2 / h2c through x/net/http2.
+// parser of package listener, and h2 / h2c through package h2.
 type Server struct {
 	Name string
 	ls   *listener.Server
 	h1   *h1.Server
-	h2   *http2.Server
+	h2   *h2.Server
 	cfg  configs.Listener
-	// h2base is the BaseConfig of HTTP/2 connections; it never serves,
-	// its Shutdown sends them GOAWAY (see Shutdown).
-	h2base *http.Server
 }
 
 // NewServer prepares a server for cfg on ln; Serve starts it.
@@ -49,18 +45,12 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics
 			return ctx
 		},
 	}
-	s.h2 = &http2.Server{
-		MaxConcurrentStreams:         uint32(lim.MaxConcurrentStreams),
-		IdleTimeout:                  lim.IdleTimeout.D(),
-		MaxUploadBufferPerConnection: 1 << 20,
-		// The RFC 9113 default. Advertising more (Go defaults to 1 MiB) lets
-		// a peer send frames that conforming peers would reject.
-		MaxReadFrameSize: 16384,
-	}
-	s.h2base = &http.Server{Handler: h, ReadHeaderTimeout: s.h1.ReadHeaderTimeout, IdleTimeout: s.h1.IdleTimeout,
-		MaxHeaderBytes: s.h1.MaxHeaderBytes, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
-	if err := http2.ConfigureServer(s.h2base, s.h2); err != nil {
-		return nil, fmt.Errorf("l7: listener %s: %w", cfg.Name, err)
+	s.h2 = &h2.Server{
+		Handler:              h,
+		MaxConcurrentStreams: uint32(lim.MaxConcurrentStreams),
+		MaxHeaderBytes:       int(lim.MaxHeaderBytes),
+		IdleTimeout:          lim.IdleTimeout.D(),
+		Logger:               logger,
 	}
 	opts := listener.Options{
 		H2C:              slices.Contains(cfg.Protocols, "h2c"),
@@ -69,9 +59,6 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics
 		MaxHeaderBytes:   int(lim.MaxHeaderBytes),
 		HandshakeTimeout: lim.ReadHeaderTimeout.D(),
 		Logger:           logger,
-		// The h2 guard in front of s.h2 must know what it reads.
-		H2MaxFrameSize:    int(s.h2.MaxReadFrameSize),
-		H2HeaderTableSize: s.h2.MaxDecoderHeaderTableSize,
 	}
 	if m != nil {
 		g := m.ActiveConns.WithLabelValues(cfg.Name)
@@ -84,9 +71,7 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics
 		}
 		opts.TLS = tc
 	}
-	s.ls = listener.New(ln, opts, func(c net.Conn) {
-		s.h2.ServeConn(c, &http2.ServeConnOpts{Handler: h, BaseConfig: s.h2base})
-	})
+	s.ls = listener.New(ln, opts, s.h2.ServeConn)
 	return s, nil
 }
 
@@ -143,14 +128,14 @@ func (s *Server) Serve() error {
 // HTTP/1.1 keep-alives are turned off: idle connections close now, busy
 // ones after their response, and one accepted a moment before still gets
 // its first request answered (http.Server.Shutdown would drop it unanswered).
-// HTTP/2 connections get GOAWAY through h2base.
+// HTTP/2 connections get GOAWAY.
 func (s *Server) Shutdown(ctx context.Context) error {
 	_ = s.ls.Close()
 	// Connections accepted just before the close may still be in their TLS
 	// handshake or preface peek: let them reach a server first.
 	_ = s.ls.WaitHandoff(ctx)
 	s.h1.SetKeepAlivesEnabled(false)
-	_ = s.h2base.Shutdown(ctx)
+	s.h2.Shutdown()
 	err := s.ls.Wait(ctx)
 	if err != nil {
 		s.ls.CloseConns()

@@ -134,12 +134,15 @@ func (s *Server) servePlain(c *trackedConn) {
 	s.serveHTTP1(pc, c)
 }
 
-// serveH2 hands c, behind the h2 guard (h2guard.go), to the h2 callback.
+// serveH2 hands c, its writes batched (h2batch.go), to the h2 callback.
 func (s *Server) serveH2(c net.Conn) {
 	if s.h2 != nil {
 		b := newBatchConn(c)
-		s.h2(newH2Guard(b, h2GuardConfig{maxFrame: s.opts.H2MaxFrameSize, maxBlock: s.opts.MaxHeaderBytes,
-			tableSize: s.opts.H2HeaderTableSize, prefaceLen: len(h2Preface)}))
+		var conn net.Conn = b
+		if tc, ok := c.(*tls.Conn); ok {
+			conn = &batchTLSConn{batchConn: b, tc: tc}
+		}
+		s.h2(conn)
 		_ = b.Close() // writes out what is still queued
 	}
 	_ = c.Close()

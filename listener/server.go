@@ -32,13 +32,9 @@ type Options struct {
 	HTTP1            bool          // serve HTTP/1.1; false: a connection that is not HTTP/2 is closed
 	MaxConnections   int           // 0: unlimited; at the limit Serve stops accepting (the kernel backlog holds the rest)
 	HandshakeTimeout time.Duration // TLS handshake and h2c preface peek; 0: 10s
-	MaxHeaderBytes   int           // largest request head for the strict parser (431 above), and h2 header block the h2 guard follows; 0: 64 KiB
+	MaxHeaderBytes   int           // largest request head for the strict parser (431 above), 0: 64 KiB
 	OnConn           func(delta int)
 	Logger           *slog.Logger // nil: discard
-
-	// The h2 guard (h2guard.go) must know two settings of the h2 server.
-	H2MaxFrameSize    int    // its SETTINGS_MAX_FRAME_SIZE (http2.Server.MaxReadFrameSize); below 16384: 16384
-	H2HeaderTableSize uint32 // its SETTINGS_HEADER_TABLE_SIZE (http2.Server.MaxDecoderHeaderTableSize); 0: 4096, as x/net
 }
 
 const (
@@ -70,23 +66,18 @@ type Server struct {
 }
 
 // New returns a Server that will accept from l. h2 serves one HTTP/2
-// connection and blocks until it is done (http2.Server.ServeConn fits); it
-// receives the *tls.Conn, or for h2c a conn that replays the preface, behind
-// the h2 guard (h2guard.go; with TLS it keeps the ConnectionState method
-// x/net looks for, and TLSState sees through it). The connection is closed when h2 returns. h2 may be nil when no HTTP/2 is
-// wanted. With TLS and empty NextProtos, New advertises what it serves.
+// connection and blocks until it is done (h2.Server.ServeConn fits); it
+// receives the *tls.Conn, or for h2c a conn that replays the preface, with
+// its writes batched (h2batch.go; over TLS the wrapper keeps the
+// ConnectionState method, and TLSState sees through it). The connection is
+// closed when h2 returns. h2 may be nil when no HTTP/2 is wanted. With TLS
+// and empty NextProtos, New advertises what it serves.
 func New(l net.Listener, opts Options, h2 func(c net.Conn)) *Server {
 	if opts.HandshakeTimeout <= 0 {
 		opts.HandshakeTimeout = defaultHandshakeTimeout
 	}
 	if opts.MaxHeaderBytes <= 0 {
 		opts.MaxHeaderBytes = defaultMaxHeaderBytes
-	}
-	if opts.H2MaxFrameSize < defaultH2FrameSize {
-		opts.H2MaxFrameSize = defaultH2FrameSize
-	}
-	if opts.H2HeaderTableSize == 0 {
-		opts.H2HeaderTableSize = defaultH2TableSize
 	}
 	s := &Server{
 		l: l, opts: opts, h2: h2, h1: newConnListener(l.Addr()),

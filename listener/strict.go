@@ -248,7 +248,7 @@ func TLSState(c net.Conn) *tls.ConnectionState {
 	switch w := c.(type) {
 	case *strictConn:
 		c = w.Conn
-	case *h2GuardTLSConn:
+	case *batchTLSConn:
 		c = w.tc
 	}
 	if tc, ok := c.(*tls.Conn); ok {

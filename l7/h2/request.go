@@ -1,0 +1,237 @@
+package h2
+
+import (
+	"io"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+)
+
+// newRequest builds the request of a HEADERS frame, or the stream error
+// code of a malformed one (RFC 9113 8.1.1, 8.2, 8.3). The Framer already
+// checked field names (lower case, valid), values, and the order and
+// kind of pseudo-header fields.
+func (sc *conn) newRequest(f *http2.MetaHeadersFrame) (*http.Request, int64, http2.ErrCode) {
+	method := f.PseudoValue("method")
+	path := f.PseudoValue("path")
+	scheme := f.PseudoValue("scheme")
+	authority := f.PseudoValue("authority")
+	if f.PseudoValue("status") != "" || f.PseudoValue("protocol") != "" {
+		return nil, 0, http2.ErrCodeProtocol
+	}
+	if method == http.MethodConnect {
+		// 8.5: CONNECT carries :authority only (no extended CONNECT).
+		if path != "" || scheme != "" || authority == "" {
+			return nil, 0, http2.ErrCodeProtocol
+		}
+	} else if method == "" || scheme == "" || path == "" || !validPath(path, method) {
+		return nil, 0, http2.ErrCodeProtocol
+	}
+	fields := f.RegularFields()
+	h := make(http.Header, len(fields))
+	vals := make([]string, len(fields))
+	var cookies []string
+	for i, hf := range fields {
+		switch hf.Name {
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+			return nil, 0, http2.ErrCodeProtocol // 8.2.2: connection-specific
+		case "te":
+			if hf.Value != "trailers" {
+				return nil, 0, http2.ErrCodeProtocol
+			}
+		case "cookie":
+			cookies = append(cookies, hf.Value) // 8.2.3: joined below
+			continue
+		}
+		k := canonicalKey(hf.Name)
+		if old, ok := h[k]; ok {
+			h[k] = append(old, hf.Value)
+			continue
+		}
+		vals[i] = hf.Value
+		h[k] = vals[i : i+1 : i+1]
+	}
+	if len(cookies) > 0 {
+		h["Cookie"] = []string{strings.Join(cookies, "; ")}
+	}
+	declared, ok := contentLength(h["Content-Length"])
+	if !ok || (f.StreamEnded() && declared > 0) {
+		return nil, 0, http2.ErrCodeProtocol
+	}
+	host := authority
+	if host == "" {
+		host = h.Get("Host")
+	}
+	req := &http.Request{
+		Method:     method,
+		Proto:      "HTTP/2.0",
+		ProtoMajor: 2,
+		Header:     h,
+		Host:       host,
+		RemoteAddr: sc.remote,
+		RequestURI: path,
+		TLS:        sc.tls,
+	}
+	if method == http.MethodConnect {
+		req.URL = &url.URL{Host: authority}
+		req.RequestURI = authority
+	} else if u, ok := parsePath(path); ok {
+		req.URL = u
+	} else {
+		return nil, 0, http2.ErrCodeProtocol
+	}
+	if tr := h["Trailer"]; len(tr) > 0 {
+		req.Trailer = http.Header{}
+		for _, v := range tr {
+			for _, k := range strings.Split(v, ",") {
+				if k = textproto.TrimString(k); k != "" && httpguts.ValidHeaderFieldName(k) {
+					req.Trailer[http.CanonicalHeaderKey(k)] = nil
+				}
+			}
+		}
+		delete(h, "Trailer")
+	}
+	return req, declared, 0
+}
+
+// validPath: origin-form, or "*" for OPTIONS (8.3.1).
+func validPath(p, method string) bool {
+	return p[0] == '/' || (p == "*" && method == http.MethodOptions)
+}
+
+// parsePath makes the request URL; paths of plain characters skip the
+// general parser.
+func parsePath(p string) (*url.URL, bool) {
+	path, query, _ := strings.Cut(p, "?")
+	for i := 0; i < len(path); i++ {
+		if !plainPathByte[path[i]] {
+			u, err := url.ParseRequestURI(p)
+			return u, err == nil
+		}
+	}
+	if strings.IndexByte(query, '#') >= 0 {
+		return nil, false
+	}
+	return &url.URL{Path: path, RawQuery: query}, true
+}
+
+// plainPathByte: the unreserved and sub-delims characters, '/', ':' and '@'
+// (RFC 3986 pchar without pct-encoding).
+var plainPathByte = func() (t [256]bool) {
+	for _, c := range "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/" {
+		t[c] = true
+	}
+	return t
+}()
+
+// requestBody is the body of a request that did not end with its headers.
+type requestBody struct{ st *stream }
+
+// Read returns buffered body bytes, waiting for more; io.EOF after the
+// client's END_STREAM, with the trailers copied into the request.
+func (b *requestBody) Read(p []byte) (int, error) {
+	st := b.st
+	st.mu.Lock()
+	if st.needContinue {
+		st.needContinue = false
+		st.mu.Unlock()
+		st.rw.writeContinue()
+		st.mu.Lock()
+	}
+	for st.head == len(st.buf) && !st.recvEnd && st.err == nil && !st.bodyClosed {
+		st.cond.Wait()
+	}
+	switch {
+	case st.bodyClosed:
+		st.mu.Unlock()
+		return 0, errBodyClosed
+	case st.head < len(st.buf):
+		n := copy(p, st.buf[st.head:])
+		st.head += n
+		st.recvWindow += n
+		st.unacked += n
+		incr := 0
+		if !st.recvEnd && st.unacked >= streamWindow/4 {
+			incr, st.unacked = st.unacked, 0
+		}
+		var err error
+		if st.head == len(st.buf) && st.recvEnd {
+			err = st.eofLocked()
+		}
+		st.mu.Unlock()
+		st.refund(n, incr)
+		return n, err
+	case st.recvEnd:
+		err := st.eofLocked()
+		st.mu.Unlock()
+		return 0, err
+	}
+	err := st.err
+	st.mu.Unlock()
+	return 0, err
+}
+
+// eofLocked copies the trailers into the request at end of body.
+func (st *stream) eofLocked() error {
+	for k, vv := range st.trailer {
+		if st.req.Trailer == nil {
+			st.req.Trailer = http.Header{}
+		}
+		st.req.Trailer[k] = vv
+	}
+	st.trailer = nil
+	return io.EOF
+}
+
+// refund returns consumed bytes to the client's windows.
+func (st *stream) refund(n, streamIncr int) {
+	if streamIncr > 0 {
+		_ = st.sc.write(func(fr *http2.Framer) error { return fr.WriteWindowUpdate(st.id, uint32(streamIncr)) })
+	}
+	st.sc.refundConn(n)
+}
+
+// Close discards what is buffered and what still comes.
+func (b *requestBody) Close() error {
+	st := b.st
+	st.mu.Lock()
+	unread := len(st.buf) - st.head
+	st.buf, st.head = nil, 0
+	st.bodyClosed = true
+	st.cond.Broadcast()
+	st.mu.Unlock()
+	st.sc.refundConn(unread)
+	return nil
+}
+
+// canonicalKey turns a lower-case field name into its canonical form,
+// without allocating for common names.
+func canonicalKey(name string) string {
+	if k, ok := commonKeys[name]; ok {
+		return k
+	}
+	return http.CanonicalHeaderKey(name)
+}
+
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{
+		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Authorization",
+		"Cache-Control", "Content-Encoding", "Content-Language", "Content-Length", "Content-Type",
+		"Cookie", "Date", "Etag", "Expect", "Forwarded", "From", "Host", "If-Match",
+		"If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since", "Last-Modified",
+		"Origin", "Pragma", "Priority", "Range", "Referer", "Te", "Trailer", "User-Agent", "Via",
+		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Request-Id", "X-Real-Ip",
+		"Grpc-Timeout", "Grpc-Encoding", "Grpc-Accept-Encoding", "Grpc-Status", "Grpc-Message",
+		"X-Grpc-Web", "X-User-Agent", "Sec-Websocket-Key", "Sec-Websocket-Version",
+		"Access-Control-Request-Method", "Access-Control-Request-Headers", "Upgrade-Insecure-Requests",
+		"Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest", "Sec-Fetch-User",
+	} {
+		m[strings.ToLower(k)] = k
+	}
+	return m
+}()
