@@ -78,39 +78,55 @@ func (t *Trusted) SetForwarded(out http.Header, r *http.Request, peer netip.Addr
 	if r.TLS != nil {
 		proto = "https"
 	}
-	peerS := peer.String()
+	peerS := peerString(r.RemoteAddr, peer)
+	vals := make([]string, 4) // one allocation for the four fields
+	set := func(i int, k, v string) {
+		vals[i] = v
+		out[k] = vals[i : i+1 : i+1]
+	}
 	if trusted {
 		if prior := strings.Join(out.Values("X-Forwarded-For"), ", "); prior != "" {
-			out.Set("X-Forwarded-For", prior+", "+peerS)
+			set(0, "X-Forwarded-For", prior+", "+peerS)
 		} else {
-			out.Set("X-Forwarded-For", peerS)
+			set(0, "X-Forwarded-For", peerS)
 		}
 		if out.Get("X-Forwarded-Proto") == "" {
-			out.Set("X-Forwarded-Proto", proto)
+			set(1, "X-Forwarded-Proto", proto)
 		}
 		if out.Get("X-Forwarded-Host") == "" {
-			out.Set("X-Forwarded-Host", r.Host)
+			set(2, "X-Forwarded-Host", r.Host)
 		}
 	} else {
-		out.Set("X-Forwarded-For", peerS)
-		out.Set("X-Forwarded-Proto", proto)
-		out.Set("X-Forwarded-Host", r.Host)
+		set(0, "X-Forwarded-For", peerS)
+		set(1, "X-Forwarded-Proto", proto)
+		set(2, "X-Forwarded-Host", r.Host)
 	}
-	elem := "for=" + forwardedNode(peer) + ";host=" + quoteIfNeeded(r.Host) + ";proto=" + proto
+	elem := "for=" + forwardedNode(peer, peerS) + ";host=" + quoteIfNeeded(r.Host) + ";proto=" + proto
 	if prior := strings.Join(out.Values("Forwarded"), ", "); trusted && prior != "" {
-		out.Set("Forwarded", prior+", "+elem)
+		set(3, "Forwarded", prior+", "+elem)
 	} else {
-		out.Set("Forwarded", elem)
+		set(3, "Forwarded", elem)
 	}
+}
+
+// peerString is peer in text: the host part of remoteAddr when that is
+// already its IPv4 form (no allocation), otherwise formatted.
+func peerString(remoteAddr string, peer netip.Addr) string {
+	if peer.Is4() {
+		if host, _, err := net.SplitHostPort(remoteAddr); err == nil && strings.IndexByte(host, ':') < 0 {
+			return host
+		}
+	}
+	return peer.String()
 }
 
 // forwardedNode formats an address as an RFC 7239 node: IPv6 is bracketed
 // and quoted (section 6).
-func forwardedNode(a netip.Addr) string {
+func forwardedNode(a netip.Addr, text string) string {
 	if a.Is6() {
-		return `"[` + a.String() + `]"`
+		return `"[` + text + `]"`
 	}
-	return a.String()
+	return text
 }
 
 // quotedPairs escapes a value for an RFC 7230 quoted-string.

@@ -1,7 +1,6 @@
 package l7
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,8 +79,10 @@ func statusClass(s int) string {
 	if s < 100 || s > 599 {
 		return "error"
 	}
-	return strconv.Itoa(s/100) + "xx"
+	return statusClasses[s/100-1]
 }
+
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // methodLabel bounds the label's values: unknown methods share one.
 func methodLabel(m string) string {

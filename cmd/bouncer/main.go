@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"syscall"
 	"text/tabwriter"
@@ -44,7 +45,22 @@ const (
 )
 
 func main() {
+	setGCPercent()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// defaultGCPercent is the garbage collector's target when GOGC is not
+// set. A proxy's live heap is small and its allocation rate high: at Go's
+// default of 100 the collector ran dozens of times a second under load and
+// cost about a third of the CPU of a proxied gRPC call; at 400 a proxied
+// call costs 35 instead of 50 us of CPU and the process holds about 20 MB
+// more (bench/README.md). GOGC and GOMEMLIMIT still take precedence.
+const defaultGCPercent = 400
+
+func setGCPercent() {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 var (
@@ -115,10 +116,10 @@ func (sc *conn) start(f *http2.MetaHeadersFrame, req *http.Request, declared int
 	if sc.idle != nil {
 		sc.idle.Stop()
 	}
-	if f.Truncated {
-		go sc.runStatus(st, http.StatusRequestHeaderFieldsTooLarge)
+	if f.Truncated || headerListSize(f.Fields) > sc.srv.maxHeaderBytes() {
+		goHandler(func() { sc.runStatus(st, http.StatusRequestHeaderFieldsTooLarge) })
 	} else {
-		go sc.runHandler(st)
+		goHandler(func() { sc.runHandler(st) })
 	}
 	return nil
 }
@@ -243,16 +244,26 @@ func (st *stream) receive(p []byte, flowLen int, end bool) (code http2.ErrCode, 
 	if st.bodyClosed {
 		drop = len(p)
 	} else {
-		if st.head == len(st.buf) {
-			st.buf, st.head = st.buf[:0], 0
-		}
-		st.buf = append(st.buf, p...)
+		st.bufferLocked(p)
 	}
 	if end {
 		st.recvEnd = true
 	}
 	st.cond.Broadcast()
 	return 0, drop
+}
+
+// bufferLocked appends p to the unread body bytes. When p does not fit
+// after them, they move to the front first: a reader that lags behind
+// without ever emptying the buffer would otherwise keep every consumed
+// byte, and the buffer would grow with the body instead of staying about
+// the size of the stream window.
+func (st *stream) bufferLocked(p []byte) {
+	if st.head > 0 && len(st.buf)+len(p) > cap(st.buf) {
+		n := copy(st.buf, st.buf[st.head:])
+		st.buf, st.head = st.buf[:n], 0
+	}
+	st.buf = append(st.buf, p...)
 }
 
 // endBody ends the request body with trailers.
@@ -290,6 +301,16 @@ func (st *stream) abort(err error, rst bool, code http2.ErrCode) {
 	if first && rst {
 		sc.resetStreamOnly(st.id, code)
 	}
+}
+
+// headerListSize is the size of a header list as SETTINGS_MAX_HEADER_LIST_SIZE
+// counts it (RFC 9113 6.5.2).
+func headerListSize(fields []hpack.HeaderField) uint32 {
+	var n uint32
+	for _, hf := range fields {
+		n += hf.Size()
+	}
+	return n
 }
 
 func hasContinue(h http.Header) bool {

@@ -50,7 +50,7 @@ func (p *Proxy) finish(w http.ResponseWriter, r *http.Request, t *tryResult) {
 	if len(res.Trailer) > 0 {
 		for k, vv := range res.Trailer {
 			if len(res.Trailer) != announced {
-				k = http.TrailerPrefix + k
+				k = trailerKey(k)
 			}
 			h[k] = append(h[k], vv...)
 		}
@@ -62,6 +62,19 @@ func (p *Proxy) finish(w http.ResponseWriter, r *http.Request, t *tryResult) {
 		// than let a truncated body look complete.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// trailerKey is k with http.TrailerPrefix, without allocating for gRPC's.
+func trailerKey(k string) string {
+	switch k {
+	case "Grpc-Status":
+		return http.TrailerPrefix + "Grpc-Status"
+	case "Grpc-Message":
+		return http.TrailerPrefix + "Grpc-Message"
+	case "Grpc-Status-Details-Bin":
+		return http.TrailerPrefix + "Grpc-Status-Details-Bin"
+	}
+	return http.TrailerPrefix + k
 }
 
 func (p *Proxy) observe(t *tryResult, status int) {
