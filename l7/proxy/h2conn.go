@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -38,22 +39,27 @@ type h2Conn struct {
 	flow        sync.Cond // signalled when send windows grow or a stream ends
 	streams     map[uint32]*h2Stream
 	nextID      uint32
-	reserved    int    // streams taken, opened or about to be
-	maxStreams  int    // the peer's MAX_CONCURRENT_STREAMS
-	sendWindow  int32  // the peer's connection window
-	initWindow  int32  // the peer's INITIAL_WINDOW_SIZE for new streams
-	maxFrame    int    // the peer's MAX_FRAME_SIZE
-	maxHeaders  uint32 // the peer's MAX_HEADER_LIST_SIZE (0: no limit)
-	recvUnacked int    // response bytes consumed, not yet refunded to the peer
-	goingAway   bool   // GOAWAY received or sent: no new streams
+	reserved    int   // streams taken, opened or about to be
+	maxStreams  int   // the peer's MAX_CONCURRENT_STREAMS
+	sendWindow  int32 // the peer's connection window
+	initWindow  int32 // the peer's INITIAL_WINDOW_SIZE for new streams
+	maxFrame    int   // the peer's MAX_FRAME_SIZE
+	recvUnacked int   // response bytes consumed, not yet refunded to the peer
+	goingAway   bool  // GOAWAY received or sent: no new streams
 	closed      bool
+	gotSettings bool // the peer's first SETTINGS arrived; settingsSeen is closed
 	idleTicks   int
 	pingSent    bool
 
+	maxHeaders atomic.Uint32 // the peer's MAX_HEADER_LIST_SIZE (0: no limit); read by requests without mu
 	framesRead atomic.Uint64 // for the health check
 	lastFrames uint64        // guarded by mu
 	tick       *time.Timer
 	closeOnce  sync.Once
+
+	settingsSeen chan struct{} // closed by the read loop on the peer's first SETTINGS
+	done         chan struct{} // closed when the connection ends; closeErr says why
+	closeErr     error
 }
 
 // Our side's settings.
@@ -85,6 +91,9 @@ func newH2Conn(t *h2Transport, addr string, nc net.Conn) (*h2Conn, error) {
 		sendWindow: h2DefaultWindow,
 		initWindow: h2DefaultWindow,
 		maxFrame:   h2DefaultFrame,
+
+		settingsSeen: make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 	cc.flow.L = &cc.mu
 	if tc, ok := nc.(interface{ ConnectionState() tls.ConnectionState }); ok {
@@ -119,6 +128,24 @@ func newH2Conn(t *h2Transport, addr string, nc net.Conn) (*h2Conn, error) {
 	return cc, nil
 }
 
+// awaitSettings waits until the peer's first SETTINGS frame is in, so
+// that no stream opens above a MAX_CONCURRENT_STREAMS the peer has not
+// announced yet: a server refuses those (RFC 9113 5.1.2), and a request
+// with a body cannot be sent again. A connection that ends first, or a
+// ctx that ends first (the connection is then closed), is an error.
+func (cc *h2Conn) awaitSettings(ctx context.Context) error {
+	select {
+	case <-cc.settingsSeen:
+		return nil
+	case <-cc.done:
+		return cc.closeErr
+	case <-ctx.Done():
+		err := fmt.Errorf("%w: no SETTINGS from the upstream: %w", errH2Closed, ctx.Err())
+		cc.close(err)
+		return err
+	}
+}
+
 // reserve takes a stream slot if the connection can open one more stream.
 func (cc *h2Conn) reserve() bool {
 	cc.mu.Lock()
@@ -148,10 +175,11 @@ func (cc *h2Conn) open(cs *h2Stream, block []byte, endStream bool) error {
 		return cc.werr
 	}
 	cc.mu.Lock()
-	if cc.closed {
-		cc.mu.Unlock()
+	if cc.closed || cc.goingAway {
+		// GOAWAY or the end came after reserve: nothing was sent.
 		cc.reserved--
-		return errH2Closed
+		cc.mu.Unlock()
+		return fmt.Errorf("%w: the connection ended before the request was sent", errH2Refused)
 	}
 	cs.id = cc.nextID
 	cc.nextID += 2
@@ -271,7 +299,8 @@ func (cc *h2Conn) takeSendWindow(cs *h2Stream, n int) int {
 func (cc *h2Conn) close(err error) {
 	cc.closeOnce.Do(func() {
 		cc.tick.Stop()
-		cc.t.remove(cc)
+		// closed is set before remove, so that the dial adding cc to
+		// the pool (under the pool's lock) either sees it or is undone.
 		cc.mu.Lock()
 		cc.closed = true
 		streams := make([]*h2Stream, 0, len(cc.streams))
@@ -280,11 +309,20 @@ func (cc *h2Conn) close(err error) {
 		}
 		cc.flow.Broadcast()
 		cc.mu.Unlock()
+		cc.t.remove(cc)
 		_ = cc.nc.Close()
 		for _, cs := range streams {
 			cs.abort(err, false)
 		}
+		cc.closeErr = err
+		close(cc.done)
 	})
+}
+
+func (cc *h2Conn) isClosed() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.closed
 }
 
 // shutdownIfIdle sends GOAWAY and closes the connection if it has no

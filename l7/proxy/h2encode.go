@@ -131,6 +131,14 @@ func encodeRequestHeaders(dst []byte, req *http.Request, tls bool) ([]byte, int,
 		dst = hpackIndexedName(dst, 28, cl) // content-length
 		size += len("content-length") + len(cl) + 32
 	}
+	if _, ok := req.Header["Trailer"]; !ok && len(req.Trailer) > 0 {
+		var n int
+		var err error
+		if dst, n, err = appendTrailerNames(dst, req.Trailer); err != nil {
+			return dst, 0, err
+		}
+		size += len("trailer") + n + 32
+	}
 	for name, values := range req.Header {
 		if h2Skip[name] || (name != "" && 'a' <= name[0] && name[0] <= 'z' && h2Skip[http.CanonicalHeaderKey(name)]) {
 			continue
@@ -151,6 +159,29 @@ func encodeRequestHeaders(dst []byte, req *http.Request, tls bool) ([]byte, int,
 		}
 	}
 	return dst, size, nil
+}
+
+// appendTrailerNames appends a "trailer" field naming the request's
+// trailers, and returns the value's length: a server may keep only the
+// trailers announced (net/http's does, RFC 9110 6.6.2).
+func appendTrailerNames(dst []byte, trailer http.Header) ([]byte, int, error) {
+	n := -1
+	for name := range trailer {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return dst, 0, &errH2Header{"invalid trailer name", name}
+		}
+		n += len(name) + 1
+	}
+	dst = hpackString(append(dst, 0x00), "trailer")
+	dst = hpackInt(dst, 0, 7, uint64(n))
+	sep := false
+	for name := range trailer {
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst, sep = append(dst, name...), true
+	}
+	return dst, n, nil
 }
 
 // encodeTrailers appends the header block of request trailers to dst.

@@ -167,12 +167,19 @@ func (cc *h2Conn) onSettings(f *http2.SettingsFrame) error {
 		case http2.SettingMaxFrameSize:
 			cc.maxFrame = int(s.Val)
 		case http2.SettingMaxHeaderListSize:
-			cc.maxHeaders = s.Val
+			cc.maxHeaders.Store(s.Val)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	cc.mu.Lock()
+	first := !cc.gotSettings
+	cc.gotSettings = true
+	cc.mu.Unlock()
+	if first {
+		close(cc.settingsSeen)
 	}
 	return cc.write(func(fr *http2.Framer) error { return fr.WriteSettingsAck() })
 }

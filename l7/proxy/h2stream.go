@@ -28,6 +28,7 @@ type h2Stream struct {
 	gotHeaders bool        // read loop only
 	respc      chan struct{}
 	body       h2Body
+	bodyOnce   sync.Once // closes req.Body
 
 	mu         sync.Mutex
 	cond       sync.Cond
@@ -52,7 +53,7 @@ var errH2BodyClosed = errors.New("proxy: h2 response body closed")
 func (cc *h2Conn) roundTrip(req *http.Request) (*http.Response, error) {
 	bp := headerBufPool.Get().(*[]byte)
 	block, size, err := encodeRequestHeaders((*bp)[:0], req, cc.tls != nil)
-	if err == nil && cc.maxHeaders > 0 && size > int(cc.maxHeaders) {
+	if limit := cc.maxHeaders.Load(); err == nil && limit > 0 && size > int(limit) {
 		err = errors.New("proxy: h2 upstream: request headers larger than the upstream accepts")
 	}
 	hasBody := req.Body != nil && req.Body != http.NoBody
@@ -112,7 +113,7 @@ func (cs *h2Stream) stop() {
 // stream (with trailers when the request has them).
 func (cs *h2Stream) writeBody() {
 	body := cs.req.Body
-	defer body.Close()
+	defer cs.closeReqBody()
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -130,6 +131,13 @@ func (cs *h2Stream) writeBody() {
 			return
 		}
 	}
+}
+
+// closeReqBody closes the request body once: when writeBody is done with
+// it, or when the stream is aborted, which also ends a Read blocked in
+// writeBody (RoundTrip must close the body, http.RoundTripper).
+func (cs *h2Stream) closeReqBody() {
+	cs.bodyOnce.Do(func() { _ = cs.req.Body.Close() })
 }
 
 // sendData writes p as DATA frames within the flow-control windows.
@@ -215,12 +223,16 @@ func (cs *h2Stream) receiveHeaders(status int, h http.Header, ended bool) {
 	cs.mu.Lock()
 	cs.res = res
 	cs.recvEnd = ended
-	cs.signalLocked()
 	done := ended && cs.sentEnd
-	cs.mu.Unlock()
 	if done {
+		// Free the slot before the caller sees the response: a request
+		// made right after it then finds the connection idle.
+		cs.mu.Unlock()
 		cs.cc.forget(cs)
+		cs.mu.Lock()
 	}
+	cs.signalLocked()
+	cs.mu.Unlock()
 }
 
 // receiveData queues a body chunk (read loop); an error means the peer
@@ -241,17 +253,24 @@ func (cs *h2Stream) receiveData(p []byte, flowLen int, ended bool) error {
 		cs.cc.refundConn(len(p))
 		return nil
 	}
-	if cs.head == len(cs.buf) {
+	switch {
+	case cs.head == len(cs.buf):
 		cs.buf, cs.head = cs.buf[:0], 0
+	case cs.head > 0 && len(cs.buf)+len(p) > cap(cs.buf):
+		// Move the unread bytes to the front rather than grow: with a
+		// reader that never quite catches up, buf would otherwise keep
+		// every byte of the body (unread ones are bounded by the window).
+		n := copy(cs.buf, cs.buf[cs.head:])
+		cs.buf, cs.head = cs.buf[:n], 0
 	}
 	cs.buf = append(cs.buf, p...)
 	cs.recvEnd = ended
 	done := ended && cs.sentEnd
-	cs.cond.Broadcast()
 	cs.mu.Unlock()
 	if done {
-		cs.cc.forget(cs)
+		cs.cc.forget(cs) // before the reader sees EOF, as in receiveHeaders
 	}
+	cs.cond.Broadcast()
 	return nil
 }
 
@@ -261,11 +280,11 @@ func (cs *h2Stream) receiveTrailers(h http.Header) {
 	cs.trailer = h
 	cs.recvEnd = true
 	done := cs.sentEnd
-	cs.cond.Broadcast()
 	cs.mu.Unlock()
 	if done {
-		cs.cc.forget(cs)
+		cs.cc.forget(cs) // before the reader sees EOF, as in receiveHeaders
 	}
+	cs.cond.Broadcast()
 }
 
 func (cs *h2Stream) signalLocked() {
@@ -283,11 +302,15 @@ func (cs *h2Stream) abort(err error, rst bool) {
 	if !over {
 		cs.err = err
 	}
+	sending := !cs.sentEnd
 	cs.signalLocked()
 	cs.cond.Broadcast()
 	cs.mu.Unlock()
 	if over || cs.aborted.Swap(true) {
 		return
+	}
+	if sending {
+		go cs.closeReqBody() // Close may block until a Read returns
 	}
 	cc := cs.cc
 	cc.mu.Lock()

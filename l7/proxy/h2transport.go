@@ -110,7 +110,7 @@ func (t *h2Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		res, err := cc.roundTrip(req)
 		// A stream the upstream never processed goes again on another
 		// connection, when there is no body that may have been read.
-		if errors.Is(err, errH2Refused) && req.Body == nil && attempt < 2 {
+		if errors.Is(err, errH2Refused) && (req.Body == nil || req.Body == http.NoBody) && attempt < 2 {
 			continue
 		}
 		return res, err
@@ -157,11 +157,17 @@ func (t *h2Transport) dial(addr string, d *h2Dial) {
 		cc, err = newH2Conn(t, addr, nc)
 		if err != nil {
 			_ = nc.Close()
+		} else {
+			err = cc.awaitSettings(ctx)
 		}
 	}
 	t.mu.Lock()
 	delete(t.dials, addr)
-	if err == nil {
+	switch {
+	case err != nil:
+	case cc.isClosed(): // ended right after its SETTINGS
+		err = errH2Closed
+	default:
 		t.conns[addr] = append(t.conns[addr], cc)
 	}
 	t.mu.Unlock()

@@ -138,9 +138,8 @@ func (p *Proxy) outgoing(ctx context.Context, r *http.Request, host string) *htt
 	for k, v := range r.Header {
 		out.Header[k] = v[:len(v):len(v)] // an append reallocates: r.Header is never written through
 	}
-	if r.Trailer != nil {
-		out.Trailer = r.Trailer.Clone()
-	}
+	// out.Trailer is r.Trailer itself: the server fills in the values when
+	// the client's body ends, and the transport reads them after that.
 	u := *r.URL
 	out.URL = &u
 	out.RequestURI = ""
