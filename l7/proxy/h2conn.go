@@ -45,6 +45,7 @@ type h2Conn struct {
 	initWindow  int32 // the peer's INITIAL_WINDOW_SIZE for new streams
 	maxFrame    int   // the peer's MAX_FRAME_SIZE
 	recvUnacked int   // response bytes consumed, not yet refunded to the peer
+	recvWindow  int   // what the peer may still send on the connection
 	goingAway   bool  // GOAWAY received or sent: no new streams
 	closed      bool
 	gotSettings bool // the peer's first SETTINGS arrived; settingsSeen is closed
@@ -89,6 +90,7 @@ func newH2Conn(t *h2Transport, addr string, nc net.Conn) (*h2Conn, error) {
 		nextID:     1,
 		maxStreams: h2InitialStreams,
 		sendWindow: h2DefaultWindow,
+		recvWindow: h2RecvConnWindow, // our WINDOW_UPDATE goes out before any request
 		initWindow: h2DefaultWindow,
 		maxFrame:   h2DefaultFrame,
 
@@ -269,6 +271,7 @@ func (cc *h2Conn) refundConn(n int) {
 	incr := 0
 	if cc.recvUnacked >= h2RecvConnWindow/4 {
 		incr, cc.recvUnacked = cc.recvUnacked, 0
+		cc.recvWindow += incr
 	}
 	cc.mu.Unlock()
 	if incr > 0 {

@@ -140,7 +140,7 @@ func encodeRequestHeaders(dst []byte, req *http.Request, tls bool) ([]byte, int,
 		size += len("trailer") + n + 32
 	}
 	for name, values := range req.Header {
-		if h2Skip[name] || (name != "" && 'a' <= name[0] && name[0] <= 'z' && h2Skip[http.CanonicalHeaderKey(name)]) {
+		if h2Skip[name] || h2Skip[http.CanonicalHeaderKey(name)] { // no allocation for canonical names
 			continue
 		}
 		if !httpguts.ValidHeaderFieldName(name) {

@@ -127,6 +127,13 @@ func (cc *h2Conn) nextIDSnapshot() uint32 {
 func (cc *h2Conn) onData(f *http2.DataFrame) error {
 	n := int(f.Length)
 	data := f.Data()
+	cc.mu.Lock()
+	cc.recvWindow -= n
+	overflow := cc.recvWindow < 0
+	cc.mu.Unlock()
+	if overflow {
+		return http2.ConnectionError(http2.ErrCodeFlowControl)
+	}
 	cs := cc.stream(f.StreamID)
 	if cs == nil {
 		if f.StreamID >= cc.nextIDSnapshot() {
