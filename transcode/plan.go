@@ -99,7 +99,7 @@ func buildTable(set *descriptors.Set, o planOptions) (*table, []error) {
 	var b httprule.Builder[*binding]
 	var errs []error
 	if o.cfg.Validate {
-		v, err := validate.New()
+		v, err := validate.New(set.Types)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("request validation is off: %w", err))
 		}

@@ -4,7 +4,7 @@ import "testing"
 
 func BenchmarkValidateValid(b *testing.B) {
 	set := fetch(b, startUpstream(b, compile(b, "v1")))
-	v, err := New()
+	v, err := New(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func BenchmarkValidateValid(b *testing.B) {
 
 func BenchmarkHasCached(b *testing.B) {
 	set := fetch(b, startUpstream(b, compile(b, "v1")))
-	v, err := New()
+	v, err := New(nil)
 	if err != nil {
 		b.Fatal(err)
 	}

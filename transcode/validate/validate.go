@@ -19,6 +19,7 @@ import (
 	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
 )
 
@@ -65,10 +66,19 @@ type Validator struct {
 	has sync.Map // protoreflect.MessageDescriptor -> bool
 }
 
-// New makes an empty Validator. It fails only when the CEL environment
-// cannot be built, which does not depend on any input.
-func New() (*Validator, error) {
-	pv, err := protovalidate.New()
+// New makes an empty Validator. types resolves the extensions that the
+// upstream's own files declare (descriptors.Set.Types): predefined rules
+// (buf.validate.predefined) are such extensions of buf.validate's rule
+// messages, and without their declarations they could not be evaluated
+// (they fail closed, as RuleCompileError). types may be nil. New fails only
+// when the CEL environment cannot be built, which does not depend on any
+// input.
+func New(types protoregistry.ExtensionTypeResolver) (*Validator, error) {
+	var opts []protovalidate.ValidatorOption
+	if types != nil {
+		opts = append(opts, protovalidate.WithExtensionTypeResolver(types))
+	}
+	pv, err := protovalidate.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("validate: %w", err)
 	}

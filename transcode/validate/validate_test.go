@@ -70,7 +70,7 @@ func TestReflectedRulesAreTyped(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	set := fetch(t, startUpstream(t, compile(t, "v1")))
-	v, err := New()
+	v, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestValidate(t *testing.T) {
 
 func TestViolationMessages(t *testing.T) {
 	set := fetch(t, startUpstream(t, compile(t, "v1")))
-	v, err := New()
+	v, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestViolationMessages(t *testing.T) {
 
 func TestHas(t *testing.T) {
 	set := fetch(t, startUpstream(t, compile(t, "v1")))
-	v, err := New()
+	v, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,15 +187,15 @@ func TestRefreshedSchema(t *testing.T) {
 		t.Fatal("the refreshed schema has the old digest")
 	}
 	request := withBook(t, `{"title":"Dune"}`)
-	oldV, err := New()
+	oldV, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	curV, err := New()
+	curV, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared, err := New()
+	shared, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestRefreshedSchema(t *testing.T) {
 // cause.
 func TestBrokenRules(t *testing.T) {
 	set := fetch(t, startUpstream(t, compile(t, "broken")))
-	v, err := New()
+	v, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestUntypedOptions(t *testing.T) {
 	if len(md.Fields().ByName("title").Options().ProtoReflect().GetUnknown()) == 0 {
 		t.Fatal("the options of Book.title are typed; the test needs them unknown")
 	}
-	v, err := New()
+	v, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestUntypedOptions(t *testing.T) {
 // compiles) and then validating.
 func TestConcurrent(t *testing.T) {
 	set := fetch(t, startUpstream(t, compile(t, "v1")))
-	v, err := New()
+	v, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,5 +316,40 @@ func TestConcurrent(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// Predefined rules, declared as extensions of buf.validate's rule messages
+// by the upstream's own files, are enforced when the Validator resolves
+// extensions from the reflected descriptors, and fail closed otherwise.
+func TestPredefinedRules(t *testing.T) {
+	set := fetch(t, startUpstream(t, compile(t, "predefined")))
+	v, err := New(set.Types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := newMessage(t, set, "Label").Descriptor()
+	if !v.Has(md) {
+		t.Fatal("Has(Label) = false")
+	}
+	for _, c := range []struct {
+		body string
+		want []pair
+	}{
+		{`{"slug":"ok-slug","size":8}`, nil},
+		{`{"slug":"two words","size":8}`, []pair{{"slug", "string.no_spaces"}}},
+		{`{"slug":"fine","size":6}`, []pair{{"size", "int32.multiple_of"}}},
+	} {
+		if got := pairs(t, v.Validate(fromJSON(t, set, "Label", c.body))); !slices.Equal(got, c.want) {
+			t.Errorf("Validate(%s) = %v, want %v", c.body, got, c.want)
+		}
+	}
+	blind, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := blind.Validate(fromJSON(t, set, "Label", `{"slug":"ok","size":8}`))
+	if len(got) != 1 || got[0].Rule != RuleCompileError {
+		t.Errorf("without the upstream's extensions: %v, want one %s violation", got, RuleCompileError)
 	}
 }
