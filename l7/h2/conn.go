@@ -57,7 +57,12 @@ func newConn(s *Server, c net.Conn, ctx context.Context) *conn {
 	sc.flow.L = &sc.mu
 	sc.bw = bufio.NewWriterSize(c, 16<<10)
 	sc.fr = http2.NewFramer(sc.bw, bufio.NewReaderSize(c, 16<<10))
-	sc.fr.MaxHeaderListSize = s.maxHeaderBytes()
+	// The Framer also caps each HPACK string at its list limit, and a
+	// longer one is a connection error (COMPRESSION_ERROR) that would end
+	// every stream of the connection; with some slack, a single field over
+	// MaxHeaderBytes gets its request a 431 instead (start checks the
+	// list size itself).
+	sc.fr.MaxHeaderListSize = s.maxHeaderBytes() + headerDecodeSlack
 	sc.fr.ReadMetaHeaders = hpack.NewDecoder(headerTableSize, nil)
 	sc.fr.SetMaxReadFrameSize(maxFrameSize)
 	sc.henc = hpack.NewEncoder(&sc.hbuf)
@@ -85,6 +90,12 @@ func (sc *conn) serve() {
 	if err != nil {
 		return
 	}
+	// Shutdown sees the connection only now, so that its GOAWAY cannot
+	// come before SETTINGS, the server's first frame (RFC 9113 3.4).
+	if !sc.srv.track(sc, true) {
+		sc.goAway(http2.ErrCodeNo, true) // shut down meanwhile: no stream is served
+	}
+	defer sc.srv.track(sc, false)
 	sc.mu.Lock()
 	sc.recvWindow = connWindow
 	sc.mu.Unlock()

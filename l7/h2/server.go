@@ -46,10 +46,11 @@ type Server struct {
 const (
 	defaultMaxStreams = 250
 	defaultMaxHeaders = 1 << 20
-	streamWindow      = 1 << 20 // request body bytes buffered per stream
-	connWindow        = 4 << 20 // and per connection
-	maxFrameSize      = 16384   // SETTINGS_MAX_FRAME_SIZE we read (the RFC 9113 default)
-	headerTableSize   = 4096    // our HPACK decoder's table
+	streamWindow      = 1 << 20  // request body bytes buffered per stream
+	connWindow        = 4 << 20  // and per connection
+	maxFrameSize      = 16384    // SETTINGS_MAX_FRAME_SIZE we read (the RFC 9113 default)
+	headerTableSize   = 4096     // our HPACK decoder's table
+	headerDecodeSlack = 64 << 10 // header bytes decoded past MaxHeaderBytes, to answer 431
 	// handlerSlack: handlers may outlive their streams (a reset stream's
 	// handler still runs until it notices); a client that makes more than
 	// this many times MaxConcurrentStreams of them run at once is sent
@@ -68,7 +69,7 @@ func (s *Server) maxHeaderBytes() uint32 {
 	if s.MaxHeaderBytes <= 0 {
 		return defaultMaxHeaders
 	}
-	return uint32(s.MaxHeaderBytes)
+	return uint32(min(s.MaxHeaderBytes, 1<<31))
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -85,13 +86,7 @@ func (s *Server) ServeConn(c net.Conn) {
 	if s.ConnContext != nil {
 		ctx = s.ConnContext(ctx, c)
 	}
-	sc := newConn(s, c, ctx)
-	if !s.track(sc, true) {
-		_ = c.Close()
-		return
-	}
-	defer s.track(sc, false)
-	sc.serve()
+	newConn(s, c, ctx).serve()
 }
 
 // track adds or removes a connection; adding fails after Shutdown.
@@ -114,7 +109,8 @@ func (s *Server) track(sc *conn, add bool) bool {
 
 // Shutdown sends every connection GOAWAY: streams already started finish,
 // new ones are refused, and each connection closes when its last stream
-// ends. Connections served later are closed at once. It does not wait.
+// ends. Connections served later, or still reading their preface, are
+// sent SETTINGS and GOAWAY, serve no stream, and close. It does not wait.
 func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.shutdown = true
@@ -124,7 +120,9 @@ func (s *Server) Shutdown() {
 	}
 	s.mu.Unlock()
 	for _, sc := range conns {
-		sc.goAway(0, true)
+		// Writing GOAWAY waits for the connection's write lock, which a
+		// peer that stopped reading can hold forever.
+		go sc.goAway(0, true)
 	}
 }
 

@@ -34,6 +34,7 @@ type stream struct {
 
 	sendWindow int32       // guarded by sc.mu
 	aborted    atomic.Bool // reset or connection gone: write nothing more
+	noContinue atomic.Bool // a final status is set: no 100 Continue
 
 	mu           sync.Mutex
 	cond         sync.Cond

@@ -55,6 +55,7 @@ func (w *responseWriter) WriteHeader(code int) {
 		return
 	}
 	w.status, w.wroteHeader = code, true
+	w.st.noContinue.Store(true)
 	for _, v := range w.header["Trailer"] {
 		for _, k := range strings.Split(v, ",") {
 			if k = strings.TrimSpace(k); k != "" {
@@ -64,12 +65,22 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 }
 
-// writeContinue answers Expect: 100-continue when the handler first reads
-// the body.
+// writeContinue answers Expect: 100-continue when the body is first read,
+// unless a final status was set. The body may be read on a goroutine of
+// its own (a proxy's transport does) while the handler answers, so the
+// check is made under the write lock: a 100 never follows the final
+// HEADERS.
 func (w *responseWriter) writeContinue() {
-	if !w.wroteHeader && !w.st.aborted.Load() {
-		_ = w.writeFrames(http.StatusContinue, nil, nil, false, false)
+	st := w.st
+	if st.noContinue.Load() {
+		return
 	}
+	_ = st.sc.writeLocked(func() error {
+		if st.noContinue.Load() || st.aborted.Load() {
+			return nil
+		}
+		return st.sc.writeHeaderBlock(st.id, st.sc.encodeHeaders(http.StatusContinue, nil), false)
+	})
 }
 
 func (w *responseWriter) bodyAllowed() bool {
