@@ -69,7 +69,7 @@ type ListenerLimits struct {
 	ReadHeaderTimeout    Duration `yaml:"read_header_timeout" default:"10s" doc:"Time to read a request head."`
 	ReadTimeout          Duration `yaml:"read_timeout" default:"0s" doc:"Time to read a whole request including its body (0: no limit; bodies are streamed)."`
 	WriteTimeout         Duration `yaml:"write_timeout" default:"0s" doc:"Time to write a whole response (0: no limit, so streams and SSE can last)."`
-	IdleTimeout          Duration `yaml:"idle_timeout" default:"120s" doc:"Keep-alive idle time before the connection is closed."`
+	IdleTimeout          Duration `yaml:"idle_timeout" default:"120s" doc:"Keep-alive idle time before the connection is closed. For HTTP/2 also how long a response may wait for the client to open its flow-control window (then the stream is reset) or to read what was written (then the connection is closed)."`
 	MaxConcurrentStreams int      `yaml:"max_concurrent_streams" default:"250" doc:"HTTP/2 streams one connection may have open at once."`
 	MaxConnections       int      `yaml:"max_connections" default:"10000" doc:"Connections open at once on this listener; more wait in the kernel backlog (0: unlimited)."`
 }

@@ -58,6 +58,7 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics
 		MaxConnections:   lim.MaxConnections,
 		MaxHeaderBytes:   int(lim.MaxHeaderBytes),
 		HandshakeTimeout: lim.ReadHeaderTimeout.D(),
+		StallTimeout:     lim.IdleTimeout.D(),
 		Logger:           logger,
 	}
 	if m != nil {

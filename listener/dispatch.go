@@ -138,6 +138,7 @@ func (s *Server) servePlain(c *trackedConn) {
 func (s *Server) serveH2(c net.Conn) {
 	if s.h2 != nil {
 		b := newBatchConn(c)
+		b.stall = s.opts.StallTimeout
 		var conn net.Conn = b
 		if tc, ok := c.(*tls.Conn); ok {
 			conn = &batchTLSConn{batchConn: b, tc: tc}

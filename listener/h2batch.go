@@ -36,6 +36,7 @@ type batchConn struct {
 	err     error     // first write error; sticky
 	closed  bool
 	wait    time.Duration // how long Close waits for the queue to go
+	stall   time.Duration // a socket write may take this long (0: no limit)
 }
 
 const (
@@ -97,6 +98,11 @@ func (b *batchConn) writeLoop() {
 		b.drained.Broadcast()
 		b.mu.Unlock()
 
+		if b.stall > 0 {
+			// A peer that stopped reading fails the write, and the
+			// connection ends, instead of holding its writers for ever.
+			_ = b.Conn.SetWriteDeadline(time.Now().Add(b.stall))
+		}
 		_, err := b.Conn.Write(buf)
 
 		b.mu.Lock()

@@ -159,3 +159,22 @@ func BenchmarkBatchConn(b *testing.B) {
 	_ = bc.Close()
 	b.ReportMetric(float64(cc.writes.Load())/float64(b.N), "syscalls/op")
 }
+
+// With a stall bound, a peer that stops reading fails the writes once a
+// socket write has waited that long, without anyone closing the conn.
+func TestBatchConnStallTimeout(t *testing.T) {
+	_, server := tcpPair(t) // the client side is never read
+	b := newBatchConn(server)
+	b.stall = 100 * time.Millisecond
+	defer b.Close()
+	p := make([]byte, 16<<10)
+	var err error
+	start := time.Now()
+	for err == nil && time.Since(start) < 30*time.Second {
+		_, err = b.Write(p)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("writes to a stalled peer: %v, want a timeout", err)
+	}
+}

@@ -33,6 +33,7 @@ type Options struct {
 	MaxConnections   int           // 0: unlimited; at the limit Serve stops accepting (the kernel backlog holds the rest)
 	HandshakeTimeout time.Duration // TLS handshake and h2c preface peek; 0: 10s
 	MaxHeaderBytes   int           // largest request head for the strict parser (431 above), 0: 64 KiB
+	StallTimeout     time.Duration // h2: a socket write that takes longer ends the connection (a peer that stopped reading); 0: no limit
 	OnConn           func(delta int)
 	Logger           *slog.Logger // nil: discard
 }

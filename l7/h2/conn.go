@@ -410,9 +410,24 @@ func (sc *conn) refundConn(n int) {
 // takeSendWindow takes up to n bytes of both send windows for st, waiting
 // for some when wait is set; 0 when the stream or connection ended (or,
 // without wait, when there is no window now).
+//
+// A stream that waits longer than the server's IdleTimeout for the client
+// to open its window is reset (CANCEL): a client that stops reading must
+// not hold a handler for ever.
 func (sc *conn) takeSendWindow(st *stream, n int, wait bool) int {
 	sc.mu.Lock()
-	defer sc.mu.Unlock()
+	var stall *time.Timer
+	stalled := false
+	defer func() {
+		abortNow := stalled
+		sc.mu.Unlock()
+		if stall != nil {
+			stall.Stop()
+		}
+		if abortNow {
+			st.abort(errStalled, true, http2.ErrCodeCancel)
+		}
+	}()
 	for {
 		if sc.closed || st.aborted.Load() {
 			return 0
@@ -425,6 +440,17 @@ func (sc *conn) takeSendWindow(st *stream, n int, wait bool) int {
 		}
 		if !wait {
 			return 0
+		}
+		if stalled {
+			return 0
+		}
+		if stall == nil && sc.srv.IdleTimeout > 0 {
+			stall = time.AfterFunc(sc.srv.IdleTimeout, func() {
+				sc.mu.Lock()
+				stalled = true
+				sc.flow.Broadcast()
+				sc.mu.Unlock()
+			})
 		}
 		sc.flow.Wait()
 	}

@@ -261,3 +261,29 @@ func TestShutdownDoesNotWait(t *testing.T) {
 	recv(t, served, "ServeConn to return")
 	recv(t, returned, "Shutdown to return")
 }
+
+// TestStalledWindow: a client that keeps its flow-control window shut
+// does not hold a handler for ever: after IdleTimeout without window the
+// stream is reset (CANCEL) and the handler's context ends.
+func TestStalledWindow(t *testing.T) {
+	const idle = 100 * time.Millisecond
+	done := make(chan error, 1)
+	addr := serveLoopback(t, &Server{IdleTimeout: idle, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "a body the client never lets through")
+		err := http.NewResponseController(w).Flush()
+		<-r.Context().Done()
+		done <- err
+	})})
+	c := dialRaw(t, addr)
+	if err := c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+		t.Fatal(err)
+	}
+	c.request(1, "GET", "/", true)
+	r := c.readStream(1)
+	if !r.reset || r.rst != http2.ErrCodeCancel || r.status != "200" || r.body.Len() != 0 {
+		t.Fatalf("stream: status %q reset %v (%v), body %q, frames %v", r.status, r.reset, r.rst, r.body.String(), r.frames)
+	}
+	if err := recv(t, done, "the handler's end"); err == nil {
+		t.Error("Flush on a stalled stream reported no error")
+	}
+}

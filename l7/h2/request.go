@@ -15,21 +15,25 @@ import (
 // code of a malformed one (RFC 9113 8.1.1, 8.2, 8.3). The Framer already
 // checked field names (lower case, valid), values, and the order and
 // kind of pseudo-header fields.
-func (sc *conn) newRequest(f *http2.MetaHeadersFrame) (*http.Request, int64, http2.ErrCode) {
+//
+// The request is built in *req, which the caller keeps on its stack: the
+// request the handler gets is a copy made with its context (WithContext),
+// so building it on the heap would allocate it twice.
+func (sc *conn) newRequest(f *http2.MetaHeadersFrame, req *http.Request) (int64, http2.ErrCode) {
 	method := f.PseudoValue("method")
 	path := f.PseudoValue("path")
 	scheme := f.PseudoValue("scheme")
 	authority := f.PseudoValue("authority")
 	if f.PseudoValue("status") != "" || f.PseudoValue("protocol") != "" {
-		return nil, 0, http2.ErrCodeProtocol
+		return 0, http2.ErrCodeProtocol
 	}
 	if method == http.MethodConnect {
 		// 8.5: CONNECT carries :authority only (no extended CONNECT).
 		if path != "" || scheme != "" || authority == "" {
-			return nil, 0, http2.ErrCodeProtocol
+			return 0, http2.ErrCodeProtocol
 		}
 	} else if method == "" || scheme == "" || path == "" || !validPath(path, method) {
-		return nil, 0, http2.ErrCodeProtocol
+		return 0, http2.ErrCodeProtocol
 	}
 	fields := f.RegularFields()
 	h := make(http.Header, len(fields))
@@ -38,10 +42,10 @@ func (sc *conn) newRequest(f *http2.MetaHeadersFrame) (*http.Request, int64, htt
 	for i, hf := range fields {
 		switch hf.Name {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-			return nil, 0, http2.ErrCodeProtocol // 8.2.2: connection-specific
+			return 0, http2.ErrCodeProtocol // 8.2.2: connection-specific
 		case "te":
 			if hf.Value != "trailers" {
-				return nil, 0, http2.ErrCodeProtocol
+				return 0, http2.ErrCodeProtocol
 			}
 		case "cookie":
 			cookies = append(cookies, hf.Value) // 8.2.3: joined below
@@ -60,13 +64,13 @@ func (sc *conn) newRequest(f *http2.MetaHeadersFrame) (*http.Request, int64, htt
 	}
 	declared, ok := contentLength(h["Content-Length"])
 	if !ok || (f.StreamEnded() && declared > 0) {
-		return nil, 0, http2.ErrCodeProtocol
+		return 0, http2.ErrCodeProtocol
 	}
 	host := authority
 	if host == "" {
 		host = h.Get("Host")
 	}
-	req := &http.Request{
+	*req = http.Request{
 		Method:     method,
 		Proto:      "HTTP/2.0",
 		ProtoMajor: 2,
@@ -82,7 +86,7 @@ func (sc *conn) newRequest(f *http2.MetaHeadersFrame) (*http.Request, int64, htt
 	} else if u, ok := parsePath(path); ok {
 		req.URL = u
 	} else {
-		return nil, 0, http2.ErrCodeProtocol
+		return 0, http2.ErrCodeProtocol
 	}
 	if tr := h["Trailer"]; len(tr) > 0 {
 		req.Trailer = http.Header{}
@@ -95,7 +99,7 @@ func (sc *conn) newRequest(f *http2.MetaHeadersFrame) (*http.Request, int64, htt
 		}
 		delete(h, "Trailer")
 	}
-	return req, declared, 0
+	return declared, 0
 }
 
 // validPath: origin-form, or "*" for OPTIONS (8.3.1).

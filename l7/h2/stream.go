@@ -19,6 +19,7 @@ var (
 	errStreamReset = errors.New("h2: stream reset")
 	errConnClosed  = errors.New("h2: connection closed")
 	errBodyClosed  = errors.New("h2: request body closed")
+	errStalled     = errors.New("h2: the client kept its flow-control window shut")
 	errTooLong     = errors.New("h2: request body longer than its content-length")
 )
 
@@ -84,12 +85,13 @@ func (sc *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		sc.resetStream(id, http2.ErrCodeRefusedStream)
 		return nil
 	}
-	req, declared, code := sc.newRequest(f)
+	var req http.Request
+	declared, code := sc.newRequest(f, &req)
 	if code != 0 {
 		sc.resetStream(id, code)
 		return nil
 	}
-	return sc.start(f, req, declared)
+	return sc.start(f, &req, declared)
 }
 
 // start registers a validated stream and runs its handler.

@@ -50,7 +50,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	if code < 200 && code != http.StatusSwitchingProtocols {
 		if !w.st.aborted.Load() {
-			_ = w.writeFrames(code, w.header, nil, false, false)
+			_ = w.writeFrames(code, w.header, nil, nil, false, false)
 		}
 		return
 	}
@@ -138,10 +138,14 @@ func (w *responseWriter) send(p []byte, end bool) error {
 	if w.ended {
 		return nil
 	}
+	var trailers http.Header
+	if end {
+		trailers = w.collectTrailers()
+	}
 	var h http.Header
 	if !w.sentHeader {
 		h = w.header
-		if end && w.bodyAllowed() && len(w.collectTrailers()) == 0 {
+		if end && w.bodyAllowed() && len(trailers) == 0 {
 			if _, ok := h["Content-Length"]; !ok {
 				h["Content-Length"] = []string{strconv.Itoa(len(p))}
 			}
@@ -152,7 +156,7 @@ func (w *responseWriter) send(p []byte, end bool) error {
 		w.sentHeader = true
 	}
 	w.ended = end
-	return w.writeFrames(w.status, h, p, end, true) // h nil: headers already sent
+	return w.writeFrames(w.status, h, p, trailers, end, true) // h nil: headers already sent
 }
 
 // finish completes the response after the handler returned.
@@ -193,13 +197,9 @@ func (w *responseWriter) collectTrailers() http.Header {
 // writeFrames writes a response part: the header block of status and h
 // when final is false or h is not nil, then data within the flow-control
 // windows, then, with end, the trailers and END_STREAM.
-func (w *responseWriter) writeFrames(status int, h http.Header, data []byte, end, final bool) error {
+func (w *responseWriter) writeFrames(status int, h http.Header, data []byte, trailers http.Header, end, final bool) error {
 	st := w.st
 	sc := st.sc
-	var trailers http.Header
-	if end {
-		trailers = w.collectTrailers()
-	}
 	headers := !final || h != nil
 	for {
 		n := 0

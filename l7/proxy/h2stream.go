@@ -363,11 +363,12 @@ func (b *h2Body) Read(p []byte) (int, error) {
 
 // finishLocked copies the trailers into the response at end of body.
 func (cs *h2Stream) finishLocked() error {
-	for k, vv := range cs.trailer {
-		if cs.res.Trailer == nil {
-			cs.res.Trailer = http.Header{}
+	if cs.res.Trailer == nil {
+		cs.res.Trailer = cs.trailer // none declared: the trailers' own map
+	} else {
+		for k, vv := range cs.trailer {
+			cs.res.Trailer[k] = vv
 		}
-		cs.res.Trailer[k] = vv
 	}
 	cs.trailer = nil
 	return io.EOF
