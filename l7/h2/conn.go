@@ -190,6 +190,14 @@ func (sc *conn) onSettings(f *http2.SettingsFrame) error {
 	if f.IsAck() {
 		return nil
 	}
+	// The settings are applied and acknowledged under the write lock, so
+	// that no frame sent under the new settings (DATA in a window that
+	// just opened) precedes the acknowledgement.
+	sc.wmu.Lock()
+	defer sc.wmu.Unlock()
+	if sc.werr != nil {
+		return sc.werr
+	}
 	err := f.ForeachSetting(func(s http2.Setting) error {
 		if err := s.Valid(); err != nil {
 			return err
@@ -202,16 +210,21 @@ func (sc *conn) onSettings(f *http2.SettingsFrame) error {
 			sc.peerFrame = int(s.Val)
 			sc.mu.Unlock()
 		case http2.SettingHeaderTableSize:
-			sc.wmu.Lock()
 			sc.henc.SetMaxDynamicTableSizeLimit(s.Val)
-			sc.wmu.Unlock()
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return sc.write(func(fr *http2.Framer) error { return fr.WriteSettingsAck() })
+	err = sc.fr.WriteSettingsAck()
+	if err == nil {
+		err = sc.bw.Flush()
+	}
+	if err != nil {
+		sc.writeFailedLocked(err)
+	}
+	return err
 }
 
 // setInitialWindow applies a new SETTINGS_INITIAL_WINDOW_SIZE to every

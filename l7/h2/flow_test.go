@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"golang.org/x/net/http2"
 )
 
 // bigBody is 8 MiB of pseudo-random bytes.
@@ -213,4 +215,49 @@ func TestFullDuplex(t *testing.T) {
 	if rest, err := io.ReadAll(lines); err != nil || len(rest) != 0 {
 		t.Errorf("after the request ended: %q, %v", rest, err)
 	}
+}
+
+// BufferedComplete tells a proxy when a request body has ended and is all
+// in memory (it then leaves with the request headers): -1 while the
+// client may still send, the length once END_STREAM was read, -1 again
+// once the handler started reading.
+func TestBufferedComplete(t *testing.T) {
+	type probe interface{ BufferedComplete() int }
+	started, release := make(chan int, 1), make(chan struct{})
+	after := make(chan [2]int, 1)
+	addr := serveLoopback(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := r.Body.(probe)
+		started <- b.BufferedComplete()
+		<-release
+		whole := b.BufferedComplete()
+		p := make([]byte, 2)
+		_, _ = r.Body.Read(p)
+		after <- [2]int{whole, b.BufferedComplete()}
+		_, _ = io.Copy(io.Discard, r.Body)
+	})})
+	c := dialRaw(t, addr)
+	c.request(1, "POST", "/", false)
+	if n := recv(t, started, "the handler's start"); n != -1 {
+		t.Fatalf("before END_STREAM: %d, want -1", n)
+	}
+	c.data(1, true, "hello")
+	// The server handles frames in order: once the PING is answered, the
+	// DATA before it has been read.
+	if err := c.fr.WritePing(false, [8]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := f.(*http2.PingFrame); ok && p.IsAck() {
+			break
+		}
+	}
+	close(release)
+	if got := recv(t, after, "the handler's probes"); got != [2]int{5, -1} {
+		t.Fatalf("BufferedComplete after END_STREAM, after a read: %v, want [5 -1]", got)
+	}
+	c.readStream(1)
 }

@@ -179,6 +179,19 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	return 0, err
 }
 
+// BufferedComplete returns the body's length when the client has ended it
+// and all of it is buffered, unread, and without trailers; -1 otherwise.
+// A proxy then sends it on with the request headers.
+func (b *requestBody) BufferedComplete() int {
+	st := b.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.recvEnd || st.err != nil || st.bodyClosed || st.needContinue || len(st.trailer) > 0 || st.unacked > 0 {
+		return -1
+	}
+	return len(st.buf) - st.head
+}
+
 // eofLocked copies the trailers into the request at end of body.
 func (st *stream) eofLocked() error {
 	for k, vv := range st.trailer {

@@ -169,25 +169,34 @@ func (cc *h2Conn) unreserve() {
 
 // open registers cs under a new stream id and writes its header block;
 // wmu keeps ids and HEADERS in order on the wire.
-func (cc *h2Conn) open(cs *h2Stream, block []byte, endStream bool) error {
+//
+// A non-empty body read whole in advance (early) goes in the same write,
+// with END_STREAM, when the windows have room for it (sent reports it);
+// otherwise the caller sends it.
+func (cc *h2Conn) open(cs *h2Stream, block []byte, endStream bool, early []byte) (sent bool, err error) {
 	cc.wmu.Lock()
 	defer cc.wmu.Unlock()
 	if cc.werr != nil {
 		cc.unreserve()
-		return cc.werr
+		return false, cc.werr
 	}
 	cc.mu.Lock()
 	if cc.closed || cc.goingAway {
 		// GOAWAY or the end came after reserve: nothing was sent.
 		cc.reserved--
 		cc.mu.Unlock()
-		return fmt.Errorf("%w: the connection ended before the request was sent", errH2Refused)
+		return false, fmt.Errorf("%w: the connection ended before the request was sent", errH2Refused)
 	}
 	cs.id = cc.nextID
 	cc.nextID += 2
 	cs.sendWindow = cc.initWindow
 	cc.streams[cs.id] = cs
 	maxFrame := cc.maxFrame
+	if n := int32(len(early)); n > 0 && n <= cc.sendWindow && n <= cs.sendWindow && int(n) <= maxFrame {
+		cc.sendWindow -= n
+		cs.sendWindow -= n
+		sent = true
+	}
 	cc.mu.Unlock()
 	first := true
 	for first || len(block) > 0 {
@@ -203,11 +212,19 @@ func (cc *h2Conn) open(cs *h2Stream, block []byte, endStream bool) error {
 			err = cc.fr.WriteContinuation(cs.id, len(block) == 0, chunk)
 		}
 		if err != nil {
-			return cc.writeFailedLocked(err)
+			return false, cc.writeFailedLocked(err)
 		}
 		first = false
 	}
-	return cc.flushLocked()
+	if sent {
+		if err := cc.fr.WriteData(cs.id, true, early); err != nil {
+			return false, cc.writeFailedLocked(err)
+		}
+		cs.mu.Lock()
+		cs.sentEnd = true
+		cs.mu.Unlock()
+	}
+	return sent, cc.flushLocked()
 }
 
 // write runs fn (frame writes) under the write lock, then flushes.

@@ -68,8 +68,17 @@ func (cc *h2Conn) roundTrip(req *http.Request) (*http.Response, error) {
 	cs := &h2Stream{cc: cc, req: req, respc: make(chan struct{}, 1), recvWindow: h2RecvStreamWindow}
 	cs.cond.L = &cs.mu
 	cs.body.cs = cs
-	cs.sentEnd = !hasBody
-	err = cc.open(cs, block, !hasBody)
+	early, ebp, err := readEarly(req)
+	if err != nil {
+		headerBufPool.Put(bp)
+		cc.unreserve()
+		return nil, err
+	}
+	if ebp != nil {
+		defer bufPool.Put(ebp)
+	}
+	cs.sentEnd = !hasBody || (early != nil && len(early) == 0)
+	sentBody, err := cc.open(cs, block, cs.sentEnd, early)
 	*bp = block
 	headerBufPool.Put(bp)
 	if err != nil {
@@ -77,6 +86,19 @@ func (cc *h2Conn) roundTrip(req *http.Request) (*http.Response, error) {
 			_ = req.Body.Close()
 		}
 		return nil, err
+	}
+	if early != nil {
+		hasBody = false           // read whole already: no body writer
+		cs.bodyOnce.Do(func() {}) // and readEarly closed it
+		if !sentBody && !cs.sentEnd {
+			// The windows had no room with the headers: send it apart.
+			data := append([]byte(nil), early...)
+			go func() {
+				if cs.sendData(data) {
+					cs.endRequest()
+				}
+			}()
+		}
 	}
 	if ctx := req.Context(); ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { cs.abort(ctx.Err(), true) })
@@ -106,6 +128,49 @@ func (cs *h2Stream) stop() {
 	cs.mu.Unlock()
 	if stop != nil {
 		stop()
+	}
+}
+
+// h2EarlyBody bounds a request body that is sent with its headers.
+const h2EarlyBody = 16 << 10
+
+// bufferedBody is a request body that can tell it has ended and is all in
+// memory: BufferedComplete returns its length then, -1 otherwise. The
+// HTTP/2 server's request bodies do (a gRPC call's message usually comes in
+// the same read as its headers).
+type bufferedBody interface{ BufferedComplete() int }
+
+// readEarly reads the whole request body when it is already in memory and
+// small, so that it leaves with the headers in one write and needs no
+// body writer goroutine. early is nil when the body is sent as usual; the
+// pooled buffer (to give back after sending) is returned with it. The
+// body is closed once read.
+func readEarly(req *http.Request) (early []byte, pooled *[]byte, err error) {
+	bb, ok := req.Body.(bufferedBody)
+	if !ok || len(req.Trailer) > 0 {
+		return nil, nil, nil
+	}
+	n := bb.BufferedComplete()
+	if n < 0 || n > h2EarlyBody {
+		return nil, nil, nil
+	}
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for {
+		m, rerr := req.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if rerr == io.EOF {
+			_ = req.Body.Close()
+			return buf, bp, nil
+		}
+		if rerr != nil || len(buf) == cap(buf) {
+			_ = req.Body.Close()
+			bufPool.Put(bp)
+			if rerr == nil {
+				rerr = errors.New("proxy: request body longer than announced")
+			}
+			return nil, nil, rerr
+		}
 	}
 }
 

@@ -259,3 +259,11 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 func (b *trackedBody) Close() error { return nil }
 
 func (b *trackedBody) started() bool { return b.read.Load() }
+
+// BufferedComplete passes on the client body's (see bufferedBody).
+func (b *trackedBody) BufferedComplete() int {
+	if bb, ok := b.rc.(bufferedBody); ok {
+		return bb.BufferedComplete()
+	}
+	return -1
+}

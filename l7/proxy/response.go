@@ -119,7 +119,9 @@ func copyBody(w http.ResponseWriter, src io.Reader, flush bool) error {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return werr
 			}
-			if flush {
+			// With the end of the body in hand, the response is about to
+			// be completed: no flush (it would cost a write of its own).
+			if flush && rerr == nil {
 				if err := rc.Flush(); err != nil {
 					return err
 				}
