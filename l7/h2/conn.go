@@ -388,14 +388,27 @@ func (sc *conn) close() {
 
 // forget removes an ended stream; the connection closes after a graceful
 // GOAWAY when it was the last.
+//
+// Request body bytes nobody read are given back to the connection window:
+// a handler that ignores bodies must not shut the connection's window.
 func (sc *conn) forget(st *stream) {
 	sc.mu.Lock()
-	if sc.streams[st.id] == st {
+	gone := sc.streams[st.id] == st
+	if gone {
 		delete(sc.streams, st.id)
 		sc.flow.Broadcast()
 	}
 	last := sc.goingAway && len(sc.streams) == 0
 	sc.mu.Unlock()
+	if gone {
+		st.mu.Lock()
+		unread := len(st.buf) - st.head
+		st.buf, st.head = nil, 0
+		st.bodyClosed = true
+		st.cond.Broadcast()
+		st.mu.Unlock()
+		sc.refundConn(unread)
+	}
 	if last {
 		sc.linger()
 	}

@@ -3,6 +3,7 @@ package h2
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 )
@@ -260,4 +262,33 @@ func TestBufferedComplete(t *testing.T) {
 		t.Fatalf("BufferedComplete after END_STREAM, after a read: %v, want [5 -1]", got)
 	}
 	c.readStream(1)
+}
+
+// Request bodies a handler never reads do not eat the connection's
+// window: the handler waits until the whole body has arrived (unread) and
+// answers; far more than the connection window goes through one
+// connection that way.
+func TestUnreadBodiesRefunded(t *testing.T) {
+	type probe interface{ BufferedComplete() int }
+	addr := serveLoopback(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deadline := time.Now().Add(testTimeout)
+		for r.Body.(probe).BufferedComplete() < 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond) // polling a condition, bounded
+		}
+		_, _ = io.WriteString(w, "ignored your body")
+	})})
+	client, _ := h2cClient(t)
+	body := bytes.Repeat([]byte("x"), streamWindow/2)
+	for i := 0; i < 4*connWindow/len(body); i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/", bytes.NewReader(body))
+		res, err := client.Do(req)
+		if err != nil {
+			cancel()
+			t.Fatalf("request %d: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		cancel()
+	}
 }

@@ -151,8 +151,12 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	}
 	switch {
 	case st.bodyClosed:
+		err := errBodyClosed
+		if st.err != nil {
+			err = st.err // reset, or the connection ended
+		}
 		st.mu.Unlock()
-		return 0, errBodyClosed
+		return 0, err
 	case st.head < len(st.buf):
 		n := copy(p, st.buf[st.head:])
 		st.head += n
