@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/bouncer-proxy/bouncer/l7/internal/h2hdr"
 )
 
 // conn is one server connection.
@@ -30,6 +32,9 @@ type conn struct {
 	werr error
 	henc *hpack.Encoder
 	hbuf bytes.Buffer
+
+	hdec *h2hdr.Decoder // header blocks; read loop only
+	blk  h2hdr.Block    // the last one, reused
 
 	mu          sync.Mutex
 	flow        sync.Cond // send windows grew, or a stream or the connection ended
@@ -62,8 +67,7 @@ func newConn(s *Server, c net.Conn, ctx context.Context) *conn {
 	// every stream of the connection; with some slack, a single field over
 	// MaxHeaderBytes gets its request a 431 instead (start checks the
 	// list size itself).
-	sc.fr.MaxHeaderListSize = s.maxHeaderBytes() + headerDecodeSlack
-	sc.fr.ReadMetaHeaders = hpack.NewDecoder(headerTableSize, nil)
+	sc.hdec = h2hdr.NewDecoder(headerTableSize, s.maxHeaderBytes()+headerDecodeSlack)
 	sc.fr.SetMaxReadFrameSize(maxFrameSize)
 	sc.henc = hpack.NewEncoder(&sc.hbuf)
 	return sc
@@ -149,8 +153,19 @@ func (sc *conn) readError(err error) bool {
 // handle dispatches one frame; a ConnectionError ends the connection.
 func (sc *conn) handle(f http2.Frame) error {
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		return sc.onHeaders(f)
+	case *http2.HeadersFrame:
+		if err := sc.hdec.ReadBlock(sc.fr, f, &sc.blk); err != nil {
+			var se http2.StreamError
+			if errors.As(err, &se) {
+				sc.resetStream(se.StreamID, se.Code)
+				return nil
+			}
+			if errors.Is(err, http2.ErrFrameTooLarge) {
+				return http2.ConnectionError(http2.ErrCodeFrameSize)
+			}
+			return err
+		}
+		return sc.onHeaders(&sc.blk)
 	case *http2.DataFrame:
 		return sc.onData(f)
 	case *http2.SettingsFrame:

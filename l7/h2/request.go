@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
+
+	"github.com/bouncer-proxy/bouncer/l7/internal/h2hdr"
 )
 
 // newRequest builds the request of a HEADERS frame, or the stream error
@@ -19,7 +21,7 @@ import (
 // The request is built in *req, which the caller keeps on its stack: the
 // request the handler gets is a copy made with its context (WithContext),
 // so building it on the heap would allocate it twice.
-func (sc *conn) newRequest(f *http2.MetaHeadersFrame, req *http.Request) (int64, http2.ErrCode) {
+func (sc *conn) newRequest(f *h2hdr.Block, req *http.Request) (int64, http2.ErrCode) {
 	method := f.PseudoValue("method")
 	path := f.PseudoValue("path")
 	scheme := f.PseudoValue("scheme")

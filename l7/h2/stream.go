@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/net/http2"
+
+	"github.com/bouncer-proxy/bouncer/l7/internal/h2hdr"
 	"golang.org/x/net/http2/hpack"
 )
 
@@ -46,7 +48,7 @@ type stream struct {
 	declared     int64 // content-length, or -1
 	received     int64
 	recvEnd      bool // END_STREAM received (half-closed remote)
-	sentEnd      bool // END_STREAM or RST_STREAM sent
+	sentEnd      bool // END_STREAM sent (set before the frame leaves)
 	err          error
 	bodyClosed   bool
 	needContinue bool // Expect: 100-continue not yet answered
@@ -54,7 +56,7 @@ type stream struct {
 }
 
 // onHeaders opens a stream, or takes a stream's trailers.
-func (sc *conn) onHeaders(f *http2.MetaHeadersFrame) error {
+func (sc *conn) onHeaders(f *h2hdr.Block) error {
 	id := f.StreamID
 	if id%2 == 0 {
 		return http2.ConnectionError(http2.ErrCodeProtocol)
@@ -95,7 +97,7 @@ func (sc *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 }
 
 // start registers a validated stream and runs its handler.
-func (sc *conn) start(f *http2.MetaHeadersFrame, req *http.Request, declared int64) error {
+func (sc *conn) start(f *h2hdr.Block, req *http.Request, declared int64) error {
 	st := &stream{sc: sc, id: f.StreamID, declared: declared, recvWindow: streamWindow}
 	st.cond.L = &st.mu
 	st.ctx, st.cancel = context.WithCancel(sc.ctx)
@@ -174,11 +176,15 @@ func (sc *conn) handlerDone(st *stream) {
 }
 
 // onTrailers takes the trailers that end a request body.
-func (st *stream) onTrailers(f *http2.MetaHeadersFrame) error {
+func (st *stream) onTrailers(f *h2hdr.Block) error {
 	st.mu.Lock()
-	ended := st.recvEnd
+	ended, closed := st.recvEnd, st.sentEnd
 	st.mu.Unlock()
 	switch {
+	case ended && closed:
+		// Both sides ended it: closed, even if the handler has not
+		// returned yet (5.1).
+		return http2.ConnectionError(http2.ErrCodeStreamClosed)
 	case ended:
 		st.sc.resetStream(st.id, http2.ErrCodeStreamClosed) // 5.1: half-closed (remote)
 		return nil

@@ -227,6 +227,13 @@ func (w *responseWriter) writeFrames(status int, h http.Header, data []byte, tra
 					return err
 				}
 			}
+			if end && last {
+				// Marked before the flush: a client that answers the
+				// END_STREAM finds the stream closed.
+				st.mu.Lock()
+				st.sentEnd = true
+				st.mu.Unlock()
+			}
 			if end && last && len(trailers) > 0 {
 				return sc.writeHeaderBlock(st.id, sc.encodeHeaders(0, trailers), true)
 			}

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
+
+	"github.com/bouncer-proxy/bouncer/l7/internal/h2hdr"
 )
 
 // h2Conn is one client connection to an HTTP/2 upstream.
@@ -29,7 +30,9 @@ type h2Conn struct {
 	addr string
 	nc   net.Conn
 	tls  *tls.ConnectionState
-	fr   *http2.Framer // reads in readLoop, writes under wmu
+	fr   *http2.Framer  // reads in readLoop, writes under wmu
+	hdec *h2hdr.Decoder // header blocks; readLoop only
+	blk  h2hdr.Block    // the last one, reused
 	bw   *bufio.Writer
 
 	wmu  sync.Mutex // frame writes, in stream-id order for HEADERS
@@ -105,8 +108,7 @@ func newH2Conn(t *h2Transport, addr string, nc net.Conn) (*h2Conn, error) {
 	cc.bw = bufio.NewWriterSize(nc, 32<<10)
 	cc.fr = http2.NewFramer(cc.bw, bufio.NewReaderSize(nc, 32<<10))
 	cc.fr.SetReuseFrames()
-	cc.fr.MaxHeaderListSize = h2MaxHeaderList
-	cc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	cc.hdec = h2hdr.NewDecoder(4096, h2MaxHeaderList)
 	if _, err := cc.bw.WriteString(http2.ClientPreface); err != nil {
 		return nil, err
 	}

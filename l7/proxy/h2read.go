@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"golang.org/x/net/http2"
+
+	"github.com/bouncer-proxy/bouncer/l7/internal/h2hdr"
 )
 
 // readLoop reads the connection's frames until it fails, handing each to
@@ -53,8 +55,18 @@ func (cc *h2Conn) stream(id uint32) *h2Stream {
 // handle processes one frame; an error ends the connection.
 func (cc *h2Conn) handle(f http2.Frame) error {
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		return cc.onHeaders(f)
+	case *http2.HeadersFrame:
+		if err := cc.hdec.ReadBlock(cc.fr, f, &cc.blk); err != nil {
+			var se http2.StreamError
+			if errors.As(err, &se) {
+				if cs := cc.stream(se.StreamID); cs != nil {
+					cs.abort(fmt.Errorf("proxy: h2 upstream: %w", se), true)
+				}
+				return nil
+			}
+			return err
+		}
+		return cc.onHeaders(&cc.blk)
 	case *http2.DataFrame:
 		return cc.onData(f)
 	case *http2.RSTStreamFrame:
@@ -82,7 +94,7 @@ func (cc *h2Conn) handle(f http2.Frame) error {
 }
 
 // onHeaders takes a response's headers or trailers.
-func (cc *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
+func (cc *h2Conn) onHeaders(f *h2hdr.Block) error {
 	cs := cc.stream(f.StreamID)
 	if cs == nil {
 		if f.StreamID >= cc.nextIDSnapshot() || f.StreamID%2 == 0 {
