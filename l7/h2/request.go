@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/bouncer-proxy/bouncer/l7/internal/h2hdr"
 )
@@ -24,45 +25,13 @@ import (
 func (sc *conn) newRequest(f *h2hdr.Block, req *http.Request) (int64, http2.ErrCode) {
 	method := f.PseudoValue("method")
 	path := f.PseudoValue("path")
-	scheme := f.PseudoValue("scheme")
 	authority := f.PseudoValue("authority")
-	if f.PseudoValue("status") != "" || f.PseudoValue("protocol") != "" {
+	if !validPseudo(f, method, path, authority) {
 		return 0, http2.ErrCodeProtocol
 	}
-	if method == http.MethodConnect {
-		// 8.5: CONNECT carries :authority only (no extended CONNECT).
-		if path != "" || scheme != "" || authority == "" {
-			return 0, http2.ErrCodeProtocol
-		}
-	} else if method == "" || scheme == "" || path == "" || !validPath(path, method) {
+	h, ok := requestHeader(f.RegularFields())
+	if !ok {
 		return 0, http2.ErrCodeProtocol
-	}
-	fields := f.RegularFields()
-	h := make(http.Header, len(fields))
-	vals := make([]string, len(fields))
-	var cookies []string
-	for i, hf := range fields {
-		switch hf.Name {
-		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-			return 0, http2.ErrCodeProtocol // 8.2.2: connection-specific
-		case "te":
-			if hf.Value != "trailers" {
-				return 0, http2.ErrCodeProtocol
-			}
-		case "cookie":
-			cookies = append(cookies, hf.Value) // 8.2.3: joined below
-			continue
-		}
-		k := canonicalKey(hf.Name)
-		if old, ok := h[k]; ok {
-			h[k] = append(old, hf.Value)
-			continue
-		}
-		vals[i] = hf.Value
-		h[k] = vals[i : i+1 : i+1]
-	}
-	if len(cookies) > 0 {
-		h["Cookie"] = []string{strings.Join(cookies, "; ")}
 	}
 	declared, ok := contentLength(h["Content-Length"])
 	if !ok || (f.StreamEnded() && declared > 0) {
@@ -90,18 +59,73 @@ func (sc *conn) newRequest(f *h2hdr.Block, req *http.Request) (int64, http2.ErrC
 	} else {
 		return 0, http2.ErrCodeProtocol
 	}
-	if tr := h["Trailer"]; len(tr) > 0 {
-		req.Trailer = http.Header{}
-		for _, v := range tr {
-			for _, k := range strings.Split(v, ",") {
-				if k = textproto.TrimString(k); k != "" && httpguts.ValidHeaderFieldName(k) {
-					req.Trailer[http.CanonicalHeaderKey(k)] = nil
-				}
+	req.Trailer = declaredTrailers(h)
+	return declared, 0
+}
+
+// validPseudo checks the request pseudo-header fields (8.3.1, 8.5).
+func validPseudo(f *h2hdr.Block, method, path, authority string) bool {
+	scheme := f.PseudoValue("scheme")
+	if f.PseudoValue("status") != "" || f.PseudoValue("protocol") != "" {
+		return false
+	}
+	if method == http.MethodConnect {
+		// 8.5: CONNECT carries :authority only (no extended CONNECT).
+		return path == "" && scheme == "" && authority != ""
+	}
+	return method != "" && scheme != "" && path != "" && validPath(path, method)
+}
+
+// requestHeader builds the header of the regular fields; false for a
+// connection-specific field or TE other than trailers (8.2.2). Cookie
+// fields are joined into one (8.2.3).
+func requestHeader(fields []hpack.HeaderField) (http.Header, bool) {
+	h := make(http.Header, len(fields))
+	vals := make([]string, len(fields))
+	var cookies []string
+	for i, hf := range fields {
+		switch hf.Name {
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+			return nil, false
+		case "te":
+			if hf.Value != "trailers" {
+				return nil, false
+			}
+		case "cookie":
+			cookies = append(cookies, hf.Value)
+			continue
+		}
+		k := canonicalKey(hf.Name)
+		if old, ok := h[k]; ok {
+			h[k] = append(old, hf.Value)
+			continue
+		}
+		vals[i] = hf.Value
+		h[k] = vals[i : i+1 : i+1]
+	}
+	if len(cookies) > 0 {
+		h["Cookie"] = []string{strings.Join(cookies, "; ")}
+	}
+	return h, true
+}
+
+// declaredTrailers takes the Trailer field out of h and returns the
+// trailer names it declares, with nil values (nil if none).
+func declaredTrailers(h http.Header) http.Header {
+	tr := h["Trailer"]
+	if len(tr) == 0 {
+		return nil
+	}
+	t := http.Header{}
+	for _, v := range tr {
+		for _, k := range strings.Split(v, ",") {
+			if k = textproto.TrimString(k); k != "" && httpguts.ValidHeaderFieldName(k) {
+				t[http.CanonicalHeaderKey(k)] = nil
 			}
 		}
-		delete(h, "Trailer")
 	}
-	return declared, 0
+	delete(h, "Trailer")
+	return t
 }
 
 // validPath: origin-form, or "*" for OPTIONS (8.3.1).

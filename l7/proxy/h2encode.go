@@ -90,6 +90,46 @@ var h2Skip = map[string]bool{
 // encodeRequestHeaders appends the header block of req to dst, and the sum
 // of the fields' sizes as RFC 9113 6.5.2 counts them.
 func encodeRequestHeaders(dst []byte, req *http.Request, tls bool) ([]byte, int, error) {
+	dst, size, err := encodePseudo(dst, req, tls)
+	if err != nil {
+		return dst, 0, err
+	}
+	if req.ContentLength > 0 {
+		cl := strconv.FormatInt(req.ContentLength, 10)
+		dst = hpackIndexedName(dst, 28, cl) // content-length
+		size += len("content-length") + len(cl) + 32
+	}
+	if _, ok := req.Header["Trailer"]; !ok && len(req.Trailer) > 0 {
+		var n int
+		if dst, n, err = appendTrailerNames(dst, req.Trailer); err != nil {
+			return dst, 0, err
+		}
+		size += len("trailer") + n + 32
+	}
+	for name, values := range req.Header {
+		if h2Skip[name] || h2Skip[http.CanonicalHeaderKey(name)] { // no allocation for canonical names
+			continue
+		}
+		if !httpguts.ValidHeaderFieldName(name) {
+			return dst, 0, &errH2Header{"invalid header name", name}
+		}
+		te := strings.EqualFold(name, "te")
+		for _, v := range values {
+			if te && !strings.EqualFold(v, "trailers") {
+				return dst, 0, &errH2Header{"TE other than trailers:", v}
+			}
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return dst, 0, &errH2Header{"invalid value for header", name}
+			}
+			dst = appendLiteral(dst, name, v)
+			size += len(name) + len(v) + 32
+		}
+	}
+	return dst, size, nil
+}
+
+// encodePseudo appends the pseudo-header fields of req and their size.
+func encodePseudo(dst []byte, req *http.Request, tls bool) ([]byte, int, error) {
 	if req.Method == http.MethodConnect {
 		return dst, 0, errors.New("proxy: h2 upstream: CONNECT is not supported")
 	}
@@ -118,46 +158,14 @@ func encodeRequestHeaders(dst []byte, req *http.Request, tls bool) ([]byte, int,
 		}
 		dst = hpackIndexedName(dst, hpackMethodGET, req.Method)
 	}
+	scheme := uint64(hpackSchemeHTTP)
 	if tls {
-		dst = hpackInt(dst, 0x80, 7, hpackSchemeTLS)
-	} else {
-		dst = hpackInt(dst, 0x80, 7, hpackSchemeHTTP)
+		scheme = hpackSchemeTLS
 	}
+	dst = hpackInt(dst, 0x80, 7, scheme)
 	dst = hpackIndexedName(dst, hpackAuthority, host)
 	dst = hpackIndexedName(dst, hpackPath, path)
 	size := len(":method") + len(req.Method) + len(":scheme") + 5 + len(":authority") + len(host) + len(":path") + len(path) + 4*32
-	if req.ContentLength > 0 {
-		cl := strconv.FormatInt(req.ContentLength, 10)
-		dst = hpackIndexedName(dst, 28, cl) // content-length
-		size += len("content-length") + len(cl) + 32
-	}
-	if _, ok := req.Header["Trailer"]; !ok && len(req.Trailer) > 0 {
-		var n int
-		var err error
-		if dst, n, err = appendTrailerNames(dst, req.Trailer); err != nil {
-			return dst, 0, err
-		}
-		size += len("trailer") + n + 32
-	}
-	for name, values := range req.Header {
-		if h2Skip[name] || h2Skip[http.CanonicalHeaderKey(name)] { // no allocation for canonical names
-			continue
-		}
-		if !httpguts.ValidHeaderFieldName(name) {
-			return dst, 0, &errH2Header{"invalid header name", name}
-		}
-		te := strings.EqualFold(name, "te")
-		for _, v := range values {
-			if te && !strings.EqualFold(v, "trailers") {
-				return dst, 0, &errH2Header{"TE other than trailers:", v}
-			}
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return dst, 0, &errH2Header{"invalid value for header", name}
-			}
-			dst = appendLiteral(dst, name, v)
-			size += len(name) + len(v) + 32
-		}
-	}
 	return dst, size, nil
 }
 

@@ -50,54 +50,9 @@ var errH2BodyClosed = errors.New("proxy: h2 response body closed")
 // roundTrip sends req on cc (a slot is reserved) and waits for the
 // response headers.
 func (cc *h2Conn) roundTrip(req *http.Request) (*http.Response, error) {
-	bp := headerBufPool.Get().(*[]byte)
-	block, size, err := encodeRequestHeaders((*bp)[:0], req, cc.tls != nil)
-	if limit := cc.maxHeaders.Load(); err == nil && limit > 0 && size > int(limit) {
-		err = errors.New("proxy: h2 upstream: request headers larger than the upstream accepts")
-	}
-	hasBody := req.Body != nil && req.Body != http.NoBody
+	cs, writer, err := cc.send(req)
 	if err != nil {
-		headerBufPool.Put(bp)
-		cc.unreserve()
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
 		return nil, err
-	}
-	cs := &h2Stream{cc: cc, req: req, respc: make(chan struct{}, 1), recvWindow: h2RecvStreamWindow}
-	cs.cond.L = &cs.mu
-	cs.body.cs = cs
-	early, ebp, err := readEarly(req)
-	if err != nil {
-		headerBufPool.Put(bp)
-		cc.unreserve()
-		return nil, err
-	}
-	if ebp != nil {
-		defer bufPool.Put(ebp)
-	}
-	cs.sentEnd = !hasBody || (early != nil && len(early) == 0)
-	sentBody, err := cc.open(cs, block, cs.sentEnd, early)
-	*bp = block
-	headerBufPool.Put(bp)
-	if err != nil {
-		if hasBody {
-			_ = req.Body.Close()
-		}
-		return nil, err
-	}
-	if early != nil {
-		hasBody = false           // read whole already: no body writer
-		cs.bodyOnce.Do(func() {}) // and readEarly closed it
-		if !sentBody && !cs.sentEnd {
-			// The windows had no room with the headers: send it apart.
-			data := append([]byte(nil), early...)
-			go func() {
-				if cs.sendData(data) {
-					cs.endRequest()
-				}
-			}()
-		}
 	}
 	if ctx := req.Context(); ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { cs.abort(ctx.Err(), true) })
@@ -105,7 +60,7 @@ func (cc *h2Conn) roundTrip(req *http.Request) (*http.Response, error) {
 		cs.stopCtx = stop
 		cs.mu.Unlock()
 	}
-	if hasBody {
+	if writer {
 		go cs.writeBody()
 	}
 	<-cs.respc
@@ -117,6 +72,60 @@ func (cc *h2Conn) roundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// send opens a stream for req: its headers, and its body when it is
+// already whole in memory (readEarly). writer reports that the body is
+// still to be copied by writeBody.
+func (cc *h2Conn) send(req *http.Request) (cs *h2Stream, writer bool, err error) {
+	bp := headerBufPool.Get().(*[]byte)
+	defer headerBufPool.Put(bp)
+	block, size, err := encodeRequestHeaders((*bp)[:0], req, cc.tls != nil)
+	*bp = block
+	if limit := cc.maxHeaders.Load(); err == nil && limit > 0 && size > int(limit) {
+		err = errors.New("proxy: h2 upstream: request headers larger than the upstream accepts")
+	}
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if err != nil {
+		cc.unreserve()
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, false, err
+	}
+	cs = &h2Stream{cc: cc, req: req, respc: make(chan struct{}, 1), recvWindow: h2RecvStreamWindow}
+	cs.cond.L = &cs.mu
+	cs.body.cs = cs
+	early, ebp, err := readEarly(req)
+	if err != nil {
+		cc.unreserve()
+		return nil, false, err
+	}
+	if ebp != nil {
+		defer bufPool.Put(ebp)
+	}
+	cs.sentEnd = !hasBody || (early != nil && len(early) == 0)
+	sentBody, err := cc.open(cs, block, cs.sentEnd, early)
+	if err != nil {
+		if hasBody {
+			_ = req.Body.Close()
+		}
+		return nil, false, err
+	}
+	if early == nil {
+		return cs, hasBody, nil
+	}
+	cs.bodyOnce.Do(func() {}) // readEarly closed it
+	if !sentBody && !cs.sentEnd {
+		// The windows had no room with the headers: send it apart.
+		data := append([]byte(nil), early...)
+		go func() {
+			if cs.sendData(data) {
+				cs.endRequest()
+			}
+		}()
+	}
+	return cs, false, nil
 }
 
 var headerBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
