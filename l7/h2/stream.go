@@ -22,7 +22,6 @@ var (
 	errConnClosed  = errors.New("h2: connection closed")
 	errBodyClosed  = errors.New("h2: request body closed")
 	errStalled     = errors.New("h2: the client kept its flow-control window shut")
-	errTooLong     = errors.New("h2: request body longer than its content-length")
 )
 
 // stream is one request and its response.

@@ -80,11 +80,25 @@ func (e *errH2Header) Error() string {
 
 var errH2Upgrade = errors.New("proxy: h2 upstream: connection upgrades are not possible over HTTP/2")
 
-// h2Skip lists request headers an HTTP/2 request must not carry (RFC 9113
-// 8.2.2), and those the encoder writes itself (Host, Content-Length).
-var h2Skip = map[string]bool{
-	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true,
-	"Transfer-Encoding": true, "Upgrade": true, "Host": true, "Content-Length": true,
+// h2Skip reports request headers an HTTP/2 request must not carry (RFC
+// 9113 8.2.2), and those the encoder writes itself (Host, Content-Length),
+// in any case, without canonicalising the name.
+func h2Skip(name string) bool {
+	switch len(name) {
+	case 4:
+		return strings.EqualFold(name, "Host")
+	case 7:
+		return strings.EqualFold(name, "Upgrade")
+	case 10:
+		return strings.EqualFold(name, "Connection") || strings.EqualFold(name, "Keep-Alive")
+	case 14:
+		return strings.EqualFold(name, "Content-Length")
+	case 16:
+		return strings.EqualFold(name, "Proxy-Connection")
+	case 17:
+		return strings.EqualFold(name, "Transfer-Encoding")
+	}
+	return false
 }
 
 // encodeRequestHeaders appends the header block of req to dst, and the sum
@@ -107,7 +121,7 @@ func encodeRequestHeaders(dst []byte, req *http.Request, tls bool) ([]byte, int,
 		size += len("trailer") + n + 32
 	}
 	for name, values := range req.Header {
-		if h2Skip[name] || h2Skip[http.CanonicalHeaderKey(name)] { // no allocation for canonical names
+		if h2Skip(name) {
 			continue
 		}
 		if !httpguts.ValidHeaderFieldName(name) {
