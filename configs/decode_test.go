@@ -104,6 +104,7 @@ func TestBadConfigs(t *testing.T) {
 		{"bad respond status", strings.Replace(goodBase, "proxy: {upstream: app}", "respond: {status: 999}", 1), `routes[0].respond.status: 999 is not an HTTP status`},
 		{"rewrite two ways", strings.Replace(goodBase, "    proxy: {upstream: app}\n", "    proxy: {upstream: app}\n    rewrite: {strip_prefix: /a, path: /b}\n", 1), `routes[0].rewrite: set exactly one of strip_prefix, path, regex`},
 		{"per try longer than total", strings.Replace(goodBase, "proxy: {upstream: app}", "proxy: {upstream: app, timeout: 1s, per_try_timeout: 2s}", 1), `routes[0].proxy.per_try_timeout: is longer than timeout`},
+		{"forwarded_headers enum", strings.Replace(goodBase, "proxy: {upstream: app}", "proxy: {upstream: app, forwarded_headers: [x-real-ip]}", 1), `routes[0].proxy.forwarded_headers[0]: "x-real-ip" is not one of x-forwarded-for`},
 		{"retry_on enum", strings.Replace(goodBase, "proxy: {upstream: app}", "proxy: {upstream: app, retry: {retry_on: [500]}}", 1), `routes[0].proxy.retry.retry_on[0]: "500" is not one of`},
 		{"no endpoints", strings.Replace(goodBase, "[127.0.0.1:9001]", "[]", 1), `upstreams.app.endpoints: at least one endpoint is needed`},
 		{"bad weight", strings.Replace(goodBase, "[127.0.0.1:9001]", "[{address: 127.0.0.1:9001, weight: 0}]", 1), `upstreams.app.endpoints[0].weight: weight 0 is out of range 1..1000`},

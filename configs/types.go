@@ -118,6 +118,7 @@ type ProxyAction struct {
 	Timeout       Duration `yaml:"timeout" default:"30s" doc:"Total time for the request, all tries included, until response headers arrive (0: none)."`
 	PerTryTimeout Duration `yaml:"per_try_timeout" default:"0s" doc:"Time for one try until response headers (0: only the total applies)."`
 	Retry         *Retry   `yaml:"retry" doc:"Retry policy (default: 1 retry of idempotent methods on connect-failure)."`
+	Forwarded     []string `yaml:"forwarded_headers" default:"[x-forwarded-for,x-forwarded-proto,x-forwarded-host,forwarded]" enum:"x-forwarded-for,x-forwarded-proto,x-forwarded-host,forwarded" doc:"Forwarding headers set on the request sent upstream (server.trusted_proxies says whose values are extended rather than replaced). A header left out is passed on unchanged from a trusted peer and removed from anyone else's request, so a client can never forge it; [] sets none."`
 }
 
 // Retry says when a failed try is tried again on another endpoint.
@@ -140,6 +141,7 @@ type TranscodeAction struct {
 	Timeout       Duration          `yaml:"timeout" default:"30s" doc:"Longest unary call, all tries included, sent upstream as grpc-timeout; a client's Grpc-Timeout header may only shorten it. Streams are bounded only by a client's Grpc-Timeout, and this bounds the wait for their response headers (0: no limit)."`
 	PerTryTimeout Duration          `yaml:"per_try_timeout" default:"0s" doc:"Time for one try until response headers (0: only the total applies)."`
 	Retry         *Retry            `yaml:"retry" doc:"Retry policy; a call is retried only when its binding's HTTP method is listed, or its method is marked idempotent (idempotency_level)."`
+	Forwarded     []string          `yaml:"forwarded_headers" default:"[x-forwarded-for,x-forwarded-proto,x-forwarded-host,forwarded]" enum:"x-forwarded-for,x-forwarded-proto,x-forwarded-host,forwarded" doc:"Forwarding headers sent to the upstream with each call, as proxy.forwarded_headers: a header left out is passed on from a trusted peer and removed otherwise; [] sets none."`
 	Strict        bool              `yaml:"strict" default:"false" doc:"Unknown JSON fields and unknown query parameters are a 400 naming them (default: ignored)."`
 	Validate      bool              `yaml:"validate" default:"false" doc:"Check each request message against the protovalidate (buf.validate) rules in the descriptors before the call; a violation is a 400 listing the fields."`
 	MaxBodyBytes  Size              `yaml:"max_request_body_bytes" default:"4MiB" doc:"Largest JSON or HttpBody request accepted (413 above)."`

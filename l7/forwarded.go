@@ -68,44 +68,90 @@ func (t *Trusted) ClientAddr(r *http.Request, peer netip.Addr) netip.Addr {
 	return client
 }
 
-// SetForwarded writes X-Forwarded-For, -Proto, -Host and Forwarded (RFC
-// 7239) on out, the header sent upstream. Values that the client sent are
-// kept and extended only when the peer is trusted; otherwise they are
-// replaced, so a client cannot forge its address.
-func (t *Trusted) SetForwarded(out http.Header, r *http.Request, peer netip.Addr) {
+// Forwarding is a set of the forwarding headers a proxy sets on the
+// requests it sends upstream.
+type Forwarding uint8
+
+// The forwarding headers.
+const (
+	ForwardedFor   Forwarding = 1 << iota // X-Forwarded-For
+	ForwardedProto                        // X-Forwarded-Proto
+	ForwardedHost                         // X-Forwarded-Host
+	ForwardedRFC                          // Forwarded (RFC 7239)
+
+	ForwardedAll = ForwardedFor | ForwardedProto | ForwardedHost | ForwardedRFC
+)
+
+// ParseForwarding makes a Forwarding from the lower-case header names of
+// the config (validated there); it ignores names it does not know.
+func ParseForwarding(names []string) Forwarding {
+	var f Forwarding
+	for _, n := range names {
+		switch n {
+		case "x-forwarded-for":
+			f |= ForwardedFor
+		case "x-forwarded-proto":
+			f |= ForwardedProto
+		case "x-forwarded-host":
+			f |= ForwardedHost
+		case "forwarded":
+			f |= ForwardedRFC
+		}
+	}
+	return f
+}
+
+// SetForwarded writes the forwarding headers of set on out, the header sent
+// upstream: X-Forwarded-For, -Proto, -Host and Forwarded (RFC 7239). Values
+// that the client sent are kept and extended only when the peer is
+// trusted; otherwise they are replaced, so a client cannot forge its
+// address. A header not in set is left as it is when the peer is trusted
+// and removed when it is not.
+func (t *Trusted) SetForwarded(out http.Header, r *http.Request, peer netip.Addr, set Forwarding) {
 	trusted := t.Contains(peer)
+	if set != ForwardedAll && !trusted {
+		for _, h := range [...]struct {
+			f    Forwarding
+			name string
+		}{{ForwardedFor, "X-Forwarded-For"}, {ForwardedProto, "X-Forwarded-Proto"}, {ForwardedHost, "X-Forwarded-Host"}, {ForwardedRFC, "Forwarded"}} {
+			if set&h.f == 0 {
+				delete(out, h.name)
+			}
+		}
+	}
+	if set == 0 {
+		return
+	}
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
 	}
 	peerS := peerString(r.RemoteAddr, peer)
 	vals := make([]string, 4) // one allocation for the four fields
-	set := func(i int, k, v string) {
+	put := func(i int, k, v string) {
 		vals[i] = v
 		out[k] = vals[i : i+1 : i+1]
 	}
-	if trusted {
-		if prior := strings.Join(out.Values("X-Forwarded-For"), ", "); prior != "" {
-			set(0, "X-Forwarded-For", prior+", "+peerS)
+	if set&ForwardedFor != 0 {
+		if prior := strings.Join(out.Values("X-Forwarded-For"), ", "); trusted && prior != "" {
+			put(0, "X-Forwarded-For", prior+", "+peerS)
 		} else {
-			set(0, "X-Forwarded-For", peerS)
+			put(0, "X-Forwarded-For", peerS)
 		}
-		if out.Get("X-Forwarded-Proto") == "" {
-			set(1, "X-Forwarded-Proto", proto)
-		}
-		if out.Get("X-Forwarded-Host") == "" {
-			set(2, "X-Forwarded-Host", r.Host)
-		}
-	} else {
-		set(0, "X-Forwarded-For", peerS)
-		set(1, "X-Forwarded-Proto", proto)
-		set(2, "X-Forwarded-Host", r.Host)
 	}
-	elem := "for=" + forwardedNode(peer, peerS) + ";host=" + quoteIfNeeded(r.Host) + ";proto=" + proto
-	if prior := strings.Join(out.Values("Forwarded"), ", "); trusted && prior != "" {
-		set(3, "Forwarded", prior+", "+elem)
-	} else {
-		set(3, "Forwarded", elem)
+	if set&ForwardedProto != 0 && (!trusted || out.Get("X-Forwarded-Proto") == "") {
+		put(1, "X-Forwarded-Proto", proto)
+	}
+	if set&ForwardedHost != 0 && (!trusted || out.Get("X-Forwarded-Host") == "") {
+		put(2, "X-Forwarded-Host", r.Host)
+	}
+	if set&ForwardedRFC != 0 {
+		elem := "for=" + forwardedNode(peer, peerS) + ";host=" + quoteIfNeeded(r.Host) + ";proto=" + proto
+		if prior := strings.Join(out.Values("Forwarded"), ", "); trusted && prior != "" {
+			put(3, "Forwarded", prior+", "+elem)
+		} else {
+			put(3, "Forwarded", elem)
+		}
 	}
 }
 

@@ -88,20 +88,41 @@ func TestSetForwarded(t *testing.T) {
 		proto  string
 		fwHost string
 		fwd    string
+		set    l7.Forwarding
 	}{
 		{
 			name: "untrusted, forged values replaced", peer: "203.0.113.9:1", host: "api.test",
 			in:  map[string]string{"X-Forwarded-For": "1.1.1.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil", "Forwarded": "for=1.1.1.1"},
-			xff: "203.0.113.9", proto: "http", fwHost: "api.test", fwd: "for=203.0.113.9;host=api.test;proto=http",
+			xff: "203.0.113.9", proto: "http", fwHost: "api.test", fwd: "for=203.0.113.9;host=api.test;proto=http", set: l7.ForwardedAll,
 		},
 		{
 			name: "trusted, appended", peer: "10.0.0.1:1", host: "api.test", tls: true,
 			in:  map[string]string{"X-Forwarded-For": "1.1.1.1", "X-Forwarded-Proto": "http", "Forwarded": "for=1.1.1.1"},
-			xff: "1.1.1.1, 10.0.0.1", proto: "http", fwHost: "api.test", fwd: "for=1.1.1.1, for=10.0.0.1;host=api.test;proto=https",
+			xff: "1.1.1.1, 10.0.0.1", proto: "http", fwHost: "api.test", fwd: "for=1.1.1.1, for=10.0.0.1;host=api.test;proto=https", set: l7.ForwardedAll,
 		},
 		{
 			name: "ipv6 peer and host with port are quoted", peer: "[2001:db8::1]:1", host: "api.test:8080", tls: true,
-			xff: "2001:db8::1", proto: "https", fwHost: "api.test:8080", fwd: `for="[2001:db8::1]";host="api.test:8080";proto=https`,
+			xff: "2001:db8::1", proto: "https", fwHost: "api.test:8080", fwd: `for="[2001:db8::1]";host="api.test:8080";proto=https`, set: l7.ForwardedAll,
+		},
+		{
+			name: "untrusted, only X-Forwarded-For set: the others the client sent are removed", peer: "203.0.113.9:1", host: "api.test",
+			in:  map[string]string{"X-Forwarded-For": "1.1.1.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil", "Forwarded": "for=1.1.1.1"},
+			xff: "203.0.113.9", set: l7.ParseForwarding([]string{"x-forwarded-for"}),
+		},
+		{
+			name: "untrusted, none set: every forged value removed", peer: "203.0.113.9:1", host: "api.test",
+			in: map[string]string{"X-Forwarded-For": "1.1.1.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil", "Forwarded": "for=1.1.1.1"},
+		},
+		{
+			name: "trusted, none set: passed on unchanged", peer: "10.0.0.1:1", host: "api.test",
+			in:  map[string]string{"X-Forwarded-For": "1.1.1.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "front", "Forwarded": "for=1.1.1.1"},
+			xff: "1.1.1.1", proto: "https", fwHost: "front", fwd: "for=1.1.1.1",
+		},
+		{
+			name: "trusted, Forwarded and proto only", peer: "10.0.0.1:1", host: "api.test", tls: true,
+			in:  map[string]string{"X-Forwarded-For": "1.1.1.1"},
+			xff: "1.1.1.1", proto: "https", fwd: "for=10.0.0.1;host=api.test;proto=https",
+			set: l7.ParseForwarding([]string{"forwarded", "x-forwarded-proto"}),
 		},
 	}
 	for _, tc := range tests {
@@ -115,7 +136,7 @@ func TestSetForwarded(t *testing.T) {
 			for k, v := range tc.in {
 				out.Set(k, v)
 			}
-			tr.SetForwarded(out, r, l7.PeerAddr(r))
+			tr.SetForwarded(out, r, l7.PeerAddr(r), tc.set)
 			for k, want := range map[string]string{"X-Forwarded-For": tc.xff, "X-Forwarded-Proto": tc.proto, "X-Forwarded-Host": tc.fwHost, "Forwarded": tc.fwd} {
 				if got := strings.Join(out.Values(k), ", "); got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)

@@ -137,7 +137,7 @@ func echoTerminal(trusted *l7.Trusted) http.Handler {
 			return
 		}
 		fwd := r.Header.Clone()
-		trusted.SetForwarded(fwd, r, l7.PeerAddr(r))
+		trusted.SetForwarded(fwd, r, l7.PeerAddr(r), l7.ForwardedAll)
 		info := l7.InfoFrom(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(echoed{

@@ -144,7 +144,7 @@ routes:
 	a := cfg.Routes[0].Transcode
 	trusted, _ := l7.TrustedFrom(nil)
 	px := proxy.New(proxy.Options{Cluster: c, Transport: rtr, Scheme: scheme, Trusted: trusted,
-		Action: configs.ProxyAction{Upstream: "library", Timeout: a.Timeout, PerTryTimeout: a.PerTryTimeout, Retry: a.Retry}})
+		Action: configs.ProxyAction{Upstream: "library", Timeout: a.Timeout, PerTryTimeout: a.PerTryTimeout, Retry: a.Retry, Forwarded: a.Forwarded}})
 	var src transcode.Source
 	var static *staticSource
 	if mk != nil {

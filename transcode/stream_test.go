@@ -228,3 +228,39 @@ func TestStreamMetadata(t *testing.T) {
 		t.Fatalf("trailer = %q (trailers %v)", got, res.Trailer)
 	}
 }
+
+// The call carries the forwarding headers as metadata, those listed in
+// forwarded_headers only; one a client forges is never passed on.
+func TestForwardedMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra, wantXFF, wantFwd string
+	}{
+		{"default", "", "127.0.0.1", "for=127.0.0.1"},
+		{"x-forwarded-for only", "forwarded_headers: [x-forwarded-for]", "127.0.0.1", ""},
+		{"none", "forwarded_headers: []", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := startFixtureWith(t, tc.extra, map[string]grpcsvc.Handler{
+				"/bouncer.library.v1.Library/CountBooks": func(c *grpcsvc.Call) error {
+					if _, err := c.Recv(); err != nil {
+						return err
+					}
+					md := c.Metadata()
+					fwd, _, _ := strings.Cut(strings.Join(md.Get("forwarded"), ","), ";")
+					c.SetHeader(metadata.Pairs("x-xff-seen", strings.Join(md.Get("x-forwarded-for"), ","), "x-fwd-seen", fwd))
+					return c.Send(dynamicpb.NewMessage(c.Method.Output()))
+				},
+			})
+			r := f.do(t, "POST", "/bouncer.library.v1.Library/CountBooks", "{}", "X-Forwarded-For", "203.0.113.7", "Forwarded", "for=203.0.113.7")
+			if r.Status != http.StatusOK {
+				t.Fatalf("status %d: %s", r.Status, r.Body)
+			}
+			if got := r.Header.Get("Grpc-Metadata-X-Xff-Seen"); got != tc.wantXFF {
+				t.Errorf("x-forwarded-for at the service = %q, want %q", got, tc.wantXFF)
+			}
+			if got := r.Header.Get("Grpc-Metadata-X-Fwd-Seen"); got != tc.wantFwd {
+				t.Errorf("forwarded at the service = %q, want %q", got, tc.wantFwd)
+			}
+		})
+	}
+}

@@ -24,7 +24,7 @@ func buildTranscode(cfg *configs.Config, p string, a *configs.TranscodeAction, g
 		}
 	}
 	px, cerr := newProxy(cfg, g, d, trusted, a.Upstream, configs.ProxyAction{Upstream: a.Upstream,
-		Timeout: a.Timeout, PerTryTimeout: a.PerTryTimeout, Retry: a.Retry})
+		Timeout: a.Timeout, PerTryTimeout: a.PerTryTimeout, Retry: a.Retry, Forwarded: a.Forwarded})
 	if cerr != nil {
 		return nil, cerr
 	}

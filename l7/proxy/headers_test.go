@@ -132,6 +132,7 @@ func TestForwardedHeaders(t *testing.T) {
 	tests := []struct {
 		name      string
 		trusted   bool
+		only      string // forwarded_headers, when set
 		send      map[string]string
 		wantXFF   string
 		wantProto string
@@ -159,11 +160,29 @@ func TestForwardedHeaders(t *testing.T) {
 			wantXFF: "127.0.0.1", wantProto: "http", wantXFH: "api.example.test",
 			wantFwd: "for=127.0.0.1;host=api.example.test;proto=http",
 		},
+		{
+			name: "none set, untrusted peer: forged values removed", only: "[]",
+			send: map[string]string{"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.test", "Forwarded": "for=1.2.3.4"},
+		},
+		{
+			name: "none set, trusted peer: values passed on", trusted: true, only: "[]",
+			send:    map[string]string{"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "front.test", "Forwarded": "for=1.2.3.4"},
+			wantXFF: "1.2.3.4", wantProto: "https", wantXFH: "front.test", wantFwd: "for=1.2.3.4",
+		},
+		{
+			name: "X-Forwarded-For only", only: "[x-forwarded-for]",
+			send:    map[string]string{"X-Forwarded-Proto": "https"},
+			wantXFF: "127.0.0.1",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBackend(t, echo)
-			cfg := simpleConfig([]string{b.Addr}, "", "")
+			extra := ""
+			if tc.only != "" {
+				extra = "forwarded_headers: " + tc.only
+			}
+			cfg := simpleConfig([]string{b.Addr}, "", extra)
 			if tc.trusted {
 				cfg = strings.Replace(cfg, "listeners:", "server: {trusted_proxies: [127.0.0.1]}\nlisteners:", 1)
 			}

@@ -38,6 +38,7 @@ type Proxy struct {
 	hashed  bool // the balancer hashes (ring_hash, maglev)
 	timeout time.Duration
 	perTry  time.Duration
+	fwd     l7.Forwarding
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -56,7 +57,18 @@ func New(o Options) *Proxy {
 		hashed:  cfg.Balance == "ring_hash" || cfg.Balance == "maglev",
 		timeout: o.Action.Timeout.D(),
 		perTry:  o.Action.PerTryTimeout.D(),
+		fwd:     forwarding(o.Action.Forwarded),
 	}
+}
+
+// forwarding is the set of forwarding headers named in the config: every
+// one when names is nil (an action built in code; the config's default
+// lists them all), none for an empty list.
+func forwarding(names []string) l7.Forwarding {
+	if names == nil {
+		return l7.ForwardedAll
+	}
+	return l7.ParseForwarding(names)
 }
 
 // ServeHTTP forwards r. It blocks until the response has been streamed to
@@ -160,7 +172,7 @@ func (p *Proxy) outgoing(ctx context.Context, r *http.Request, host string) *htt
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = nil // keep Go from adding its own
 	}
-	p.o.Trusted.SetForwarded(out.Header, r, l7.PeerAddr(r))
+	p.o.Trusted.SetForwarded(out.Header, r, l7.PeerAddr(r), p.fwd)
 	out.Body = nil
 	switch {
 	case r.GetBody != nil:
