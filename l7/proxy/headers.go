@@ -7,23 +7,21 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// hopHeaders are the hop-by-hop headers of RFC 9110 section 7.6.1, plus the
-// legacy ones proxies still see. They describe one connection and must not
-// be forwarded.
-var hopHeaders = []string{
-	"Connection",
-	"Proxy-Connection",
-	"Keep-Alive",
-	"Proxy-Authenticate",
-	"Proxy-Authorization",
-	"Te",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
+// isHopHeader reports the hop-by-hop headers of RFC 9110 section 7.6.1,
+// plus the legacy ones proxies still see, by canonical name. They describe
+// one connection and must not be forwarded.
+func isHopHeader(name string) bool {
+	switch name {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // removeHopHeaders deletes hop-by-hop headers and every header named in
-// Connection (RFC 9110 section 7.6.1).
+// Connection (RFC 9110 section 7.6.1). h's keys are canonical (as the
+// servers and http.Header's methods make them).
 func removeHopHeaders(h http.Header) {
 	for _, v := range h["Connection"] {
 		for _, name := range strings.Split(v, ",") {
@@ -32,8 +30,10 @@ func removeHopHeaders(h http.Header) {
 			}
 		}
 	}
-	for _, name := range hopHeaders {
-		h.Del(name)
+	for k := range h {
+		if isHopHeader(k) {
+			delete(h, k)
+		}
 	}
 }
 
