@@ -1,7 +1,6 @@
 package transcode
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/bouncer-proxy/bouncer/l7/proxy"
 	"github.com/bouncer-proxy/bouncer/transcode/httprule"
 )
 
@@ -33,7 +33,7 @@ func (h *Handler) serveBinding(w http.ResponseWriter, r *http.Request, t *table,
 		h.serveWebSocket(w, r, t, b, vars)
 		return
 	}
-	var upstreamBody io.Reader
+	var upstreamBody io.ReadCloser
 	var getBody func() (io.ReadCloser, error)
 	var length int64 = -1
 	if b.method.IsStreamingClient() {
@@ -44,7 +44,7 @@ func (h *Handler) serveBinding(w http.ResponseWriter, r *http.Request, t *table,
 		}
 		// However the call ends, the pump reading the client stops.
 		defer pr.CloseWithError(io.ErrClosedPipe)
-		upstreamBody = pr
+		upstreamBody = io.NopCloser(pr)
 	} else {
 		if b.body != bodyNone && !b.bodyRaw && !isJSONContentType(r.Header.Get("Content-Type")) {
 			writeError(w, r, http.StatusUnsupportedMediaType, "the body must be JSON (application/json)")
@@ -69,8 +69,8 @@ func (h *Handler) serveBinding(w http.ResponseWriter, r *http.Request, t *table,
 			return
 		}
 		framed := appendFrame(make([]byte, 0, frameHeaderLen+len(raw)), raw)
-		upstreamBody = bytes.NewReader(framed)
-		getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(framed)), nil }
+		upstreamBody = proxy.BytesBody(framed)
+		getBody = func() (io.ReadCloser, error) { return proxy.BytesBody(framed), nil }
 		length = int64(len(framed))
 	}
 	req := h.upstreamRequest(r, b, upstreamBody, length)
@@ -123,7 +123,7 @@ func (h *Handler) writeInputError(w http.ResponseWriter, r *http.Request, err er
 
 // upstreamRequest is the gRPC request for b: POST of the framed messages
 // with the call's metadata and deadline.
-func (h *Handler) upstreamRequest(r *http.Request, b *binding, body io.Reader, length int64) *http.Request {
+func (h *Handler) upstreamRequest(r *http.Request, b *binding, body io.ReadCloser, length int64) *http.Request {
 	hdr := http.Header{
 		"Content-Type": {"application/grpc+proto"},
 		"Te":           {"trailers"},
@@ -138,7 +138,7 @@ func (h *Handler) upstreamRequest(r *http.Request, b *binding, body io.Reader, l
 		Proto:         "HTTP/2.0",
 		ProtoMajor:    2,
 		Header:        hdr,
-		Body:          io.NopCloser(body),
+		Body:          body,
 		ContentLength: length,
 		Host:          r.Host,
 		RemoteAddr:    r.RemoteAddr,

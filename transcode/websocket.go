@@ -53,7 +53,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tabl
 	ws.SetReadLimit(wsMaxMessage)
 	pr, pw := io.Pipe()
 	go h.wsRequests(ws, pw, r, t, b, vars)
-	req := h.upstreamRequest(r, b, pr, -1)
+	req := h.upstreamRequest(r, b, io.NopCloser(pr), -1)
 	x, gerr := h.proxy.Exchange(req, false)
 	if gerr != nil {
 		_ = pr.CloseWithError(io.ErrClosedPipe)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -16,6 +17,16 @@ const h2EarlyBody = 16 << 10
 // HTTP/2 server's request bodies do (a gRPC call's message usually comes in
 // the same read as its headers).
 type bufferedBody interface{ BufferedComplete() int }
+
+// BytesBody is a request body read from b. It is a bufferedBody: over
+// HTTP/2 a small one leaves in the same write as the request's headers,
+// ending the stream, instead of in DATA frames of its own.
+func BytesBody(b []byte) io.ReadCloser { return &bytesBody{Reader: bytes.NewReader(b)} }
+
+type bytesBody struct{ *bytes.Reader }
+
+func (b *bytesBody) Close() error          { return nil }
+func (b *bytesBody) BufferedComplete() int { return b.Len() }
 
 // readEarly reads the whole request body when it is already in memory and
 // small, so that it leaves with the headers in one write and needs no

@@ -69,15 +69,20 @@ func TestH2EarlyBody(t *testing.T) {
 		name   string
 		body   []byte
 		ready  bool
+		bytes  bool // sent as BytesBody
 		frames []string
 	}{
-		{"whole and small", small, true, []string{"DATA(100,end=true)"}},
-		{"not yet whole", small, false, []string{"DATA(100,end=false)", "DATA(0,end=true)"}},
-		{"whole but large", large, true, nil},
+		{"whole and small", small, true, false, []string{"DATA(100,end=true)"}},
+		{"not yet whole", small, false, false, []string{"DATA(100,end=false)", "DATA(0,end=true)"}},
+		{"whole but large", large, true, false, nil},
+		{"BytesBody", small, false, true, []string{"DATA(100,end=true)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			req := h2tRequest(t, h2tCtx(t), "POST", "http://"+addr+"/svc/Method", nil)
 			req.Body = &h2tReadyBody{r: bytes.NewReader(c.body), ready: c.ready}
+			if c.bytes {
+				req.Body = BytesBody(c.body)
+			}
 			res, err := tr.RoundTrip(req)
 			if err != nil {
 				t.Fatal(err)
