@@ -39,6 +39,8 @@ const (
 	exactlyOne  ruleKind = iota // exactly one of keys
 	atMostOne                   // zero or one of keys
 	urlOrFields                 // keys[0] alone, or at least one of the rest
+	allOrNone                   // every one of keys, or none
+	atLeastOne                  // one or more of keys
 )
 
 // keyRules returns the combination rules of struct type t, as the type
@@ -59,6 +61,8 @@ func keyRules(t reflect.Type) []keyRule {
 		return []keyRule{{exactlyOne, []string{"header", "cookie", "client_ip"}}}
 	case reflect.TypeFor[RedirectAction]():
 		return []keyRule{{urlOrFields, []string{"url", "scheme", "host", "path"}}}
+	case reflect.TypeFor[ListenerTLS]():
+		return []keyRule{{allOrNone, []string{"cert_file", "key_file"}}, {atLeastOne, []string{"cert_file", "certificates"}}}
 	}
 	return nil
 }
@@ -74,6 +78,10 @@ func (r keyRule) text() string {
 		return "Exactly one of " + strings.Join(quoted, ", ") + " must be set."
 	case atMostOne:
 		return "At most one of " + strings.Join(quoted, ", ") + " may be set."
+	case allOrNone:
+		return strings.Join(quoted, " and ") + " go together."
+	case atLeastOne:
+		return "At least one of " + strings.Join(quoted, ", ") + " must be set."
 	default:
 		return "Set " + quoted[0] + " alone, or at least one of " + strings.Join(quoted[1:], ", ") + "."
 	}
@@ -104,6 +112,19 @@ func (r keyRule) schema() jsonObject {
 			rest = append(rest, req(k))
 		}
 		o = o.add("oneOf", []any{req(r.keys[0]), jsonObject{}.add("anyOf", rest)})
+	case allOrNone:
+		dep := jsonObject{}
+		for i, k := range r.keys {
+			others := append(append([]string{}, r.keys[:i]...), r.keys[i+1:]...)
+			dep = dep.add(k, others)
+		}
+		o = o.add("dependentRequired", dep)
+	case atLeastOne:
+		var alts []any
+		for _, k := range r.keys {
+			alts = append(alts, req(k))
+		}
+		o = o.add("anyOf", alts)
 	}
 	return o
 }

@@ -90,7 +90,7 @@ func TestSchemaRejectsWhatDecoderRejects(t *testing.T) {
 		schemaBase + "log: {level: verbose}\n",
 		schemaBase + "sample: {enabled: 1}\n",
 		"listeners:\n  - {name: a, address: ':1', limits: {max_connections: many}}\n",
-		"listeners:\n  - {name: a, address: ':1', tls: {cert_file: c}}\n",
+		"listeners:\n  - {name: a, address: ':1', tls: {certificates: [{cert_file: c}]}}\n",
 	} {
 		if _, err := Decode([]byte(src), "t.yaml"); err == nil {
 			t.Errorf("decoder accepts:\n%s", src)
@@ -176,4 +176,26 @@ func mustSchema(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// The rules between a TLS listener's certificate keys, which Validate
+// checks after decoding, are in the schema too.
+func TestSchemaTLSRules(t *testing.T) {
+	sch := diskSchema(t)
+	for _, c := range []struct {
+		src string
+		ok  bool
+	}{
+		{"{cert_file: c, key_file: k}", true},
+		{"{certificates: [{cert_file: c, key_file: k}]}", true},
+		{"{cert_file: c}", false},
+		{"{key_file: k, certificates: [{cert_file: c, key_file: k}]}", false},
+		{"{strict_sni: true}", false},
+	} {
+		src := "listeners:\n  - {name: a, address: ':1', protocols: [h2], tls: " + c.src + "}\n"
+		err := sch.Validate(yamlToJSON(t, []byte(src)))
+		if (err == nil) != c.ok {
+			t.Errorf("tls: %s: schema error %v, want ok=%v", c.src, err, c.ok)
+		}
+	}
 }

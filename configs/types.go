@@ -57,10 +57,31 @@ type Listener struct {
 	Limits    ListenerLimits `yaml:"limits" doc:"Per-listener limits and timeouts."`
 }
 
-// ListenerTLS is a static certificate for a listener.
+// ListenerTLS is how a listener serves TLS: its static certificates and
+// protocol settings.
 type ListenerTLS struct {
+	CertFile      string     `yaml:"cert_file" doc:"PEM certificate chain, for a listener with one certificate (or use certificates)."`
+	KeyFile       string     `yaml:"key_file" doc:"PEM private key of cert_file."`
+	Certificates  []CertPair `yaml:"certificates" doc:"Several certificates: each serves the DNS names of its subjectAltName, an exact name before a wildcard (*.example.com covers one label). The first one (after cert_file, when set) is the default, for clients that send no SNI and for names no certificate covers. ECDSA and RSA certificates for the same names go side by side: each client gets one it supports, ECDSA first."`
+	StrictSNI     bool       `yaml:"strict_sni" default:"false" doc:"Fail the handshake for a name no certificate covers instead of serving the default certificate."`
+	MinVersion    string     `yaml:"min_version" default:"1.2" enum:"1.2,1.3" doc:"Oldest TLS version accepted. TLS 1.3 is preferred whenever the client has it; TLS 1.2 is offered with ECDHE and AEAD cipher suites only."`
+	SNIHostCheck  bool       `yaml:"sni_host_check" default:"true" doc:"A request whose Host is not the name the client gave in SNI gets 421 Misdirected Request (a connection reused for another host); off lets such requests through."`
+	WatchInterval Duration   `yaml:"watch_interval" default:"10s" doc:"How often the certificate files are checked; changed ones are loaded again without a restart, and a broken one leaves the certificates in use (0: never)."`
+}
+
+// CertPair is one PEM certificate chain and its key.
+type CertPair struct {
 	CertFile string `yaml:"cert_file" required:"true" doc:"PEM certificate chain."`
 	KeyFile  string `yaml:"key_file" required:"true" doc:"PEM private key."`
+}
+
+// Pairs lists the certificates of t, the default first.
+func (t *ListenerTLS) Pairs() []CertPair {
+	var out []CertPair
+	if t.CertFile != "" || t.KeyFile != "" {
+		out = append(out, CertPair{CertFile: t.CertFile, KeyFile: t.KeyFile})
+	}
+	return append(out, t.Certificates...)
 }
 
 // ListenerLimits bounds what one client can hold.

@@ -115,10 +115,34 @@ func (v *validator) listenerProtocols(p string, l Listener) {
 			v.sink.addf(pp, "h2c is HTTP/2 without TLS; with tls use h2")
 		}
 	}
-	if l.TLS != nil && l.TLS.CertFile != "" && l.TLS.KeyFile != "" {
-		if _, err := tls.LoadX509KeyPair(l.TLS.CertFile, l.TLS.KeyFile); err != nil {
-			v.sink.addf(p+".tls", "cannot load certificate: %v", err)
+	if l.TLS != nil {
+		v.listenerTLS(p+".tls", l.TLS)
+	}
+}
+
+// listenerTLS checks that a TLS listener has certificates and that each
+// one loads.
+func (v *validator) listenerTLS(p string, t *ListenerTLS) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.sink.addf(p, "cert_file and key_file go together")
+		return
+	}
+	if t.CertFile == "" && len(t.Certificates) == 0 {
+		v.sink.addf(p, "a TLS listener needs a certificate: cert_file and key_file, or certificates")
+		return
+	}
+	if t.CertFile != "" {
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			v.sink.addf(p+".cert_file", "cannot load certificate: %v", err)
 		}
+	}
+	for i, c := range t.Certificates {
+		if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
+			v.sink.addf(fmt.Sprintf("%s.certificates[%d]", p, i), "cannot load certificate: %v", err)
+		}
+	}
+	if t.WatchInterval < 0 {
+		v.sink.addf(p+".watch_interval", "must not be negative")
 	}
 }
 

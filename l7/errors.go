@@ -54,6 +54,7 @@ const (
 	CodeUnavailable    = "UNAVAILABLE"
 	CodeTimeout        = "GATEWAY_TIMEOUT"
 	CodeInternal       = "INTERNAL"
+	CodeMisdirected    = "MISDIRECTED_REQUEST"
 )
 
 type errorBody struct {

@@ -3,7 +3,9 @@ package l7
 import (
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 
 	"sync"
 	"sync/atomic"
@@ -89,6 +91,11 @@ func (g *Gateway) route(s *Snapshot, listener string, w *recorder, r *http.Reque
 	}
 	if path != r.URL.EscapedPath() {
 		setEscapedPath(r.URL, path)
+	}
+	if s.SNIHostCheck[listener] && r.TLS != nil && r.TLS.ServerName != "" && !sameHost(r.Host, r.TLS.ServerName) {
+		WriteError(w, r, Errorf(http.StatusMisdirectedRequest, CodeMisdirected,
+			"this connection is for %s, not %s: open a new connection for it", r.TLS.ServerName, hostOnly(r.Host)))
+		return
 	}
 	table := s.Tables[listener]
 	if table == nil {
@@ -201,3 +208,18 @@ func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
 // Flush forwards to the underlying writer, for code that type-asserts.
 func (rw *recorder) Flush() { _ = http.NewResponseController(rw.ResponseWriter).Flush() }
+
+// sameHost reports whether the Host header names the server of the TLS
+// SNI, ignoring a port, case and a trailing dot.
+func sameHost(host, sni string) bool {
+	return strings.EqualFold(strings.TrimSuffix(hostOnly(host), "."), strings.TrimSuffix(sni, "."))
+}
+
+// hostOnly is host without its port (and an IPv6 literal without its
+// brackets).
+func hostOnly(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+}

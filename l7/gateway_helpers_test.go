@@ -107,9 +107,14 @@ func compileSnapshot(t *testing.T, cfg *configs.Config) *l7.Snapshot {
 		}
 		tables[l.Name] = tab
 	}
+	sniCheck := map[string]bool{}
+	for _, l := range cfg.Listeners {
+		sniCheck[l.Name] = l.TLS != nil && l.TLS.SNIHostCheck
+	}
 	return &l7.Snapshot{
 		Tables: tables, Trusted: trusted, RequestIDHeader: cfg.Server.RequestIDHeader,
 		MaxBodyBytes: int64(cfg.Server.MaxBodyBytes), AccessLog: cfg.Log.AccessLog,
+		SNIHostCheck: sniCheck,
 	}
 }
 

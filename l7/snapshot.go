@@ -27,6 +27,7 @@ type Snapshot struct {
 	RequestIDHeader string
 	MaxBodyBytes    int64
 	AccessLog       bool
+	SNIHostCheck    map[string]bool // by listener name: Host must match the TLS SNI
 }
 
 // requestIDKey is RequestIDHeader in canonical form (cheap when it
