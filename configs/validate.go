@@ -131,14 +131,21 @@ func (v *validator) listenerTLS(p string, t *ListenerTLS) {
 		v.sink.addf(p, "a TLS listener needs a certificate: cert_file and key_file, or certificates")
 		return
 	}
+	first := 0 // index in Pairs of certificates[0]
 	if t.CertFile != "" {
-		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
-			v.sink.addf(p+".cert_file", "cannot load certificate: %v", err)
-		}
+		first = 1
 	}
-	for i, c := range t.Certificates {
-		if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
-			v.sink.addf(fmt.Sprintf("%s.certificates[%d]", p, i), "cannot load certificate: %v", err)
+	for i, c := range t.Pairs() {
+		key := p + ".cert_file"
+		if i >= first {
+			key = fmt.Sprintf("%s.certificates[%d]", p, i-first)
+		}
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		switch {
+		case err != nil:
+			v.sink.addf(key, "cannot load certificate: %v", err)
+		case i > 0 && len(cert.Leaf.DNSNames) == 0:
+			v.sink.addf(key, "%s names no DNS name (subjectAltName), so SNI can never select it; only the first certificate, the default, may", c.CertFile)
 		}
 	}
 	if t.WatchInterval < 0 {

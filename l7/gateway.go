@@ -3,7 +3,6 @@ package l7
 import (
 	"crypto/tls"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 
@@ -92,7 +91,7 @@ func (g *Gateway) route(s *Snapshot, listener string, w *recorder, r *http.Reque
 	if path != r.URL.EscapedPath() {
 		setEscapedPath(r.URL, path)
 	}
-	if s.SNIHostCheck[listener] && r.TLS != nil && r.TLS.ServerName != "" && !sameHost(r.Host, r.TLS.ServerName) {
+	if r.TLS != nil && r.TLS.ServerName != "" && !sameHost(r.Host, r.TLS.ServerName) && s.SNIHostCheck[listener] {
 		WriteError(w, r, Errorf(http.StatusMisdirectedRequest, CodeMisdirected,
 			"this connection is for %s, not %s: open a new connection for it", r.TLS.ServerName, hostOnly(r.Host)))
 		return
@@ -215,11 +214,17 @@ func sameHost(host, sni string) bool {
 	return strings.EqualFold(strings.TrimSuffix(hostOnly(host), "."), strings.TrimSuffix(sni, "."))
 }
 
-// hostOnly is host without its port (and an IPv6 literal without its
-// brackets).
+// hostOnly is host without its port, and an IPv6 literal without its
+// brackets. It does not allocate.
 func hostOnly(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
+	if strings.HasPrefix(host, "[") {
+		if end := strings.IndexByte(host, ']'); end > 0 {
+			return host[1:end]
+		}
+		return host
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
+		return host[:i]
+	}
+	return host
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bouncer-proxy/bouncer/l7"
 	"github.com/bouncer-proxy/bouncer/tls/certstest"
 )
 
@@ -151,5 +152,16 @@ func TestTLSListenerVersionsAndSuites(t *testing.T) {
 	}
 	if got, err := tlsGet(t, tlsClient(t, ca, only13.Addr, "a.test", false, nil), "a.test"); err != nil || got.status != 200 {
 		t.Errorf("min_version 1.3, TLS 1.3 client: %+v, %v", got, err)
+	}
+}
+
+func TestHostOnly(t *testing.T) {
+	for in, want := range map[string]string{
+		"a.test": "a.test", "a.test:8443": "a.test", "[::1]:443": "::1", "[::1]": "::1",
+		"::1": "::1", "": "", "[bad": "[bad",
+	} {
+		if got := l7.HostOnlyForTest(in); got != want {
+			t.Errorf("hostOnly(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -34,6 +34,7 @@ type Store struct {
 
 	mu     sync.Mutex // serialises Refresh
 	stamps []stamp    // of the files the index was built from
+	failed []stamp    // of files that last failed to load: not tried again until they change
 }
 
 // index maps names to certificates, each list in order of preference
@@ -100,7 +101,9 @@ func (x *index) lookup(name string) []*tls.Certificate {
 }
 
 // Refresh loads the files again when any of them changed since the last
-// load. On an error the certificates in use stay; changed reports a swap.
+// load. On an error the certificates in use stay, and the same broken
+// files are not tried (or reported) again until they change; changed
+// reports a swap.
 func (s *Store) Refresh() (changed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -108,11 +111,12 @@ func (s *Store) Refresh() (changed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if slices.Equal(now, s.stamps) {
+	if slices.Equal(now, s.stamps) || slices.Equal(now, s.failed) {
 		return false, nil
 	}
 	idx, stamps, err := s.load()
 	if err != nil {
+		s.failed = now // reported once, not at every check
 		return false, err
 	}
 	s.idx.Store(idx)
@@ -165,8 +169,8 @@ func (s *Store) load() (*index, []stamp, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("certs: %s: %w", p.CertFile, err)
 		}
-		if len(c.Leaf.DNSNames) == 0 && len(c.Leaf.IPAddresses) == 0 && i > 0 {
-			return nil, nil, fmt.Errorf("certs: %s names no DNS name or IP address (subjectAltName); only the first certificate, the default, may", p.CertFile)
+		if i > 0 && len(c.Leaf.DNSNames) == 0 {
+			return nil, nil, fmt.Errorf("certs: %s names no DNS name (subjectAltName), so SNI can never select it; only the first certificate, the default, may", p.CertFile)
 		}
 		certs[i] = &c
 	}

@@ -184,6 +184,13 @@ func TestRefresh(t *testing.T) {
 	if got, err := handshake(t, addr, ca, "site.test", nil); err != nil || got.Subject.CommonName != "v2" {
 		t.Fatalf("after a broken refresh: %v, %v; want v2 still", got, err)
 	}
+	if changed, err := s.Refresh(); changed || err != nil {
+		t.Fatalf("Refresh of the same broken file again: %v, %v; want it reported once", changed, err)
+	}
+	ca.leaf(t, dir, "site", "ecdsa", "v3", "site.test") // mended
+	if changed, err := s.Refresh(); !changed || err != nil {
+		t.Fatalf("Refresh after the file is mended: %v, %v", changed, err)
+	}
 }
 
 // Watch refreshes on its own; the test waits for its report.

@@ -1,0 +1,4 @@
+package l7
+
+// HostOnlyForTest exposes hostOnly to the external tests.
+var HostOnlyForTest = hostOnly
