@@ -372,13 +372,7 @@ func (sc *conn) forget(st *stream) {
 	last := sc.goingAway && len(sc.streams) == 0
 	sc.mu.Unlock()
 	if gone {
-		st.mu.Lock()
-		unread := len(st.buf) - st.head
-		st.buf, st.head = nil, 0
-		st.bodyClosed = true
-		st.cond.Broadcast()
-		st.mu.Unlock()
-		sc.refundConn(unread)
+		st.discardBody()
 	}
 	if last {
 		sc.linger()

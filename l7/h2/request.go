@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/bouncer-proxy/bouncer/l7/internal/h2hdr"
+	"github.com/bouncer-proxy/bouncer/l7/internal/hdrkey"
 )
 
 // newRequest builds the request of a HEADERS frame, or the stream error
@@ -95,7 +96,7 @@ func requestHeader(fields []hpack.HeaderField) (http.Header, bool) {
 			cookies = append(cookies, hf.Value)
 			continue
 		}
-		k := canonicalKey(hf.Name)
+		k := hdrkey.Canonical(hf.Name)
 		if old, ok := h[k]; ok {
 			h[k] = append(old, hf.Value)
 			continue
@@ -244,7 +245,13 @@ func (st *stream) refund(n, streamIncr int) {
 
 // Close discards what is buffered and what still comes.
 func (b *requestBody) Close() error {
-	st := b.st
+	b.st.discardBody()
+	return nil
+}
+
+// discardBody drops the buffered request body and whatever still arrives,
+// and gives the bytes nobody read back to the connection window.
+func (st *stream) discardBody() {
 	st.mu.Lock()
 	unread := len(st.buf) - st.head
 	st.buf, st.head = nil, 0
@@ -252,33 +259,4 @@ func (b *requestBody) Close() error {
 	st.cond.Broadcast()
 	st.mu.Unlock()
 	st.sc.refundConn(unread)
-	return nil
 }
-
-// canonicalKey turns a lower-case field name into its canonical form,
-// without allocating for common names.
-func canonicalKey(name string) string {
-	if k, ok := commonKeys[name]; ok {
-		return k
-	}
-	return http.CanonicalHeaderKey(name)
-}
-
-var commonKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{
-		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Authorization",
-		"Cache-Control", "Content-Encoding", "Content-Language", "Content-Length", "Content-Type",
-		"Cookie", "Date", "Etag", "Expect", "Forwarded", "From", "Host", "If-Match",
-		"If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since", "Last-Modified",
-		"Origin", "Pragma", "Priority", "Range", "Referer", "Te", "Trailer", "User-Agent", "Via",
-		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Request-Id", "X-Real-Ip",
-		"Grpc-Timeout", "Grpc-Encoding", "Grpc-Accept-Encoding", "Grpc-Status", "Grpc-Message",
-		"X-Grpc-Web", "X-User-Agent", "Sec-Websocket-Key", "Sec-Websocket-Version",
-		"Access-Control-Request-Method", "Access-Control-Request-Headers", "Upgrade-Insecure-Requests",
-		"Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest", "Sec-Fetch-User",
-	} {
-		m[strings.ToLower(k)] = k
-	}
-	return m
-}()

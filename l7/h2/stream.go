@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/bouncer-proxy/bouncer/l7/internal/h2hdr"
+	"github.com/bouncer-proxy/bouncer/l7/internal/hdrkey"
 	"golang.org/x/net/http2/hpack"
 )
 
@@ -193,7 +194,7 @@ func (st *stream) onTrailers(f *h2hdr.Block) error {
 	}
 	h := make(http.Header, len(f.RegularFields()))
 	for _, hf := range f.RegularFields() {
-		k := canonicalKey(hf.Name)
+		k := hdrkey.Canonical(hf.Name)
 		h[k] = append(h[k], hf.Value)
 	}
 	return st.endBody(h)

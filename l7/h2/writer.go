@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bouncer-proxy/bouncer/l7/internal/hdrkey"
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -293,7 +294,7 @@ func (sc *conn) encodeHeaders(status int, h http.Header) []byte {
 		if skipResponseField[k] || strings.HasPrefix(k, http.TrailerPrefix) || !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
-		lk := lowerKey(k)
+		lk := hdrkey.Lower(k)
 		unique := lk == "x-request-id" || lk == "set-cookie"
 		for _, v := range vv {
 			if httpguts.ValidHeaderFieldValue(v) {
@@ -311,29 +312,6 @@ var skipResponseField = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
 	"Transfer-Encoding": true, "Upgrade": true,
 }
-
-// lowerKey lower-cases a field name, without allocating for common ones.
-func lowerKey(k string) string {
-	if l, ok := lowerKeys[k]; ok {
-		return l
-	}
-	return strings.ToLower(k)
-}
-
-var lowerKeys = func() map[string]string {
-	m := map[string]string{}
-	for l, k := range commonKeys {
-		m[k] = l
-	}
-	for _, k := range []string{"Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
-		"Access-Control-Allow-Credentials", "Access-Control-Allow-Headers", "Access-Control-Allow-Methods",
-		"Access-Control-Max-Age", "Age", "Alt-Svc", "Content-Disposition", "Content-Range",
-		"Expires", "Location", "Retry-After", "Server", "Set-Cookie", "Vary", "Www-Authenticate",
-		"Grpc-Status-Details-Bin", "Strict-Transport-Security", "X-Content-Type-Options"} {
-		m[k] = strings.ToLower(k)
-	}
-	return m
-}()
 
 // statusText is the decimal form of a status code, without allocating.
 func statusText(code int) string {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/bouncer-proxy/bouncer/l7/internal/hdrkey"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -121,7 +122,7 @@ func parseFields(block string, h http.Header, vals []string) error {
 		if !httpguts.ValidHeaderFieldValue(value) {
 			return fmt.Errorf("%w: bad field value", errMalformedHead)
 		}
-		key := canonicalKey(name)
+		key := hdrkey.Canonical(name)
 		if old, ok := h[key]; ok {
 			h[key] = append(old, value)
 			continue
@@ -131,50 +132,3 @@ func parseFields(block string, h http.Header, vals []string) error {
 	}
 	return nil
 }
-
-// canonicalKey returns name in canonical form without allocating when it
-// already is canonical or is a common field name.
-func canonicalKey(name string) string {
-	var buf [64]byte
-	if len(name) > len(buf) {
-		return http.CanonicalHeaderKey(name)
-	}
-	b := buf[:len(name)]
-	upper := true
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case upper && 'a' <= c && c <= 'z':
-			c -= 'a' - 'A'
-		case !upper && 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		b[i] = c
-		upper = c == '-'
-	}
-	if string(b) == name {
-		return name
-	}
-	if k, ok := commonKeys[string(b)]; ok {
-		return k
-	}
-	return string(b)
-}
-
-// commonKeys interns field names backends often send in lower case.
-var commonKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{
-		"Accept-Ranges", "Access-Control-Allow-Origin", "Age", "Cache-Control", "Connection",
-		"Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
-		"Content-Location", "Content-Range", "Content-Security-Policy", "Content-Type", "Date",
-		"Etag", "Expires", "Keep-Alive", "Last-Modified", "Link", "Location", "Retry-After",
-		"Server", "Set-Cookie", "Strict-Transport-Security", "Trailer", "Transfer-Encoding",
-		"Vary", "Via", "Www-Authenticate", "X-Content-Type-Options", "X-Frame-Options",
-		"X-Request-Id", "X-Powered-By", "Grpc-Status", "Grpc-Message", "Grpc-Encoding",
-		"Grpc-Accept-Encoding", "Grpc-Status-Details-Bin",
-	} {
-		m[k] = k
-	}
-	return m
-}()

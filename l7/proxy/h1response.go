@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bouncer-proxy/bouncer/l7/internal/hdrkey"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -168,7 +169,7 @@ func announceTrailers(res *http.Response) {
 			if !httpguts.ValidHeaderFieldName(k) {
 				continue
 			}
-			if k = canonicalKey(k); !framingField(k) {
+			if k = hdrkey.Canonical(k); !framingField(k) {
 				res.Trailer[k] = nil
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/bouncer-proxy/bouncer/l7/internal/h2hdr"
+	"github.com/bouncer-proxy/bouncer/l7/internal/hdrkey"
 )
 
 // readLoop reads the connection's frames until it fails, handing each to
@@ -249,7 +250,7 @@ func toHeader(fields []hpackField) http.Header {
 	h := make(http.Header, len(fields))
 	vals := make([]string, len(fields))
 	for i, f := range fields {
-		k := canonicalKey(f.Name)
+		k := hdrkey.Canonical(f.Name)
 		if old, ok := h[k]; ok {
 			h[k] = append(old, f.Value)
 			continue
