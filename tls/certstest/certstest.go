@@ -9,10 +9,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -66,6 +68,28 @@ type Files struct {
 // rename, as deploy tools do, so a reader never sees half a file.
 func (ca *CA) Leaf(t testing.TB, dir, name, keyType, cn string, dnsNames ...string) Files {
 	t.Helper()
+	der, key := ca.issue(t, keyType, cn, dnsNames)
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Files{CertFile: filepath.Join(dir, name+".crt"), KeyFile: filepath.Join(dir, name+".key")}
+	WriteFile(t, f.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	WriteFile(t, f.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+	return f
+}
+
+// TLSCert is an ECDSA server certificate for hosts (DNS names or IP
+// addresses), in memory, for a tls.Config of a test server.
+func (ca *CA) TLSCert(t testing.TB, hosts ...string) tls.Certificate {
+	t.Helper()
+	der, key := ca.issue(t, "ecdsa", "test server", hosts)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// issue signs a server certificate for hosts with a new key.
+func (ca *CA) issue(t testing.TB, keyType, cn string, hosts []string) ([]byte, crypto.Signer) {
+	t.Helper()
 	var key crypto.Signer
 	var err error
 	if keyType == "rsa" {
@@ -77,23 +101,23 @@ func (ca *CA) Leaf(t testing.TB, dir, name, keyType, cn string, dnsNames ...stri
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: cn}, DNSNames: dnsNames,
+		SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := Files{CertFile: filepath.Join(dir, name+".crt"), KeyFile: filepath.Join(dir, name+".key")}
-	WriteFile(t, f.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	WriteFile(t, f.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
-	return f
+	return der, key
 }
 
 // WriteFile replaces path with b through a rename.
