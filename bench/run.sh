@@ -31,42 +31,12 @@ BACKEND_TLS=18081
 "$BENCH/setup.sh"
 mkdir -p "$RUN/nginx-tmp" "$RUN/caddy-data" "$RUN/caddy-config" "$RESULTS"
 
-PIDS=()
-ARGS=()
-# cleanup stops every process this script started, by PID: TERM, then KILL
-# whatever is still there after 5 s.
-cleanup() {
-	local pid i
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-}
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
-
-# wait_port polls until something accepts on 127.0.0.1:$1, for 10 s at most.
-wait_port() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
-
 render() { sed "s|@RUN@|$RUN|g" "$BENCH/configs/$1" >"$RUN/$1"; }
-
-note() {
-	echo "run: $*" >&2
-	ARGS+=(-note "$*")
-}
 
 # start NAME H1PORT TLSPORT CMD...: starts a target pinned to the proxy core
 # and adds it to the harness's targets once both ports accept.

@@ -13,22 +13,9 @@ RUN=$BENCH/.run
 mkdir -p "$BIN" "$RUN"
 
 # Debian packages, installed only when a tool is missing.
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v haproxy >/dev/null || need+=(haproxy)
-command -v wrk >/dev/null || need+=(wrk)
-command -v h2load >/dev/null || need+=(nghttp2-client)
-command -v taskset >/dev/null || need+=(util-linux)
-command -v openssl >/dev/null || need+=(openssl)
-if ((${#need[@]})); then
-	if [[ $(id -u) != 0 ]]; then
-		echo "setup: missing ${need[*]}: install them with apt-get (needs root)" >&2
-		exit 1
-	fi
-	echo "setup: installing ${need[*]}" >&2
-	apt-get update
-	apt-get install -y -o DPkg::Lock::Timeout=600 "${need[@]}"
-fi
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+apt_need nginx=nginx-light haproxy=haproxy wrk=wrk h2load=nghttp2-client taskset=util-linux openssl=openssl
 
 echo "setup: building backend and harness" >&2
 (cd "$ROOT" && go build -o "$BIN/backend" ./bench/backend && go build -o "$BIN/harness" ./bench/harness)

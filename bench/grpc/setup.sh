@@ -22,22 +22,9 @@ PROTOC_GEN_GO_GRPC=v1.6.2
 GRPC_GATEWAY=v2.33.0
 GHZ=v0.121.0
 
-need=()
-command -v protoc >/dev/null || need+=(protobuf-compiler)
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v haproxy >/dev/null || need+=(haproxy)
-command -v wrk >/dev/null || need+=(wrk)
-command -v h2load >/dev/null || need+=(nghttp2-client)
-command -v taskset >/dev/null || need+=(util-linux)
-if ((${#need[@]})); then
-	if [[ $(id -u) != 0 ]]; then
-		echo "setup: missing ${need[*]}: install them with apt-get (needs root)" >&2
-		exit 1
-	fi
-	echo "setup: installing ${need[*]}" >&2
-	apt-get update
-	apt-get install -y -o DPkg::Lock::Timeout=600 "${need[@]}"
-fi
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+apt_need protoc=protobuf-compiler nginx=nginx-light haproxy=haproxy wrk=wrk h2load=nghttp2-client taskset=util-linux
 
 # plugin NAME PACKAGE VERSION: go install, once per version (the protoc
 # plugins and ghz).
