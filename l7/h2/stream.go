@@ -294,13 +294,16 @@ func (st *stream) endBody(trailer http.Header) error {
 // abort ends st with err: the handler's context is canceled, body reads
 // fail, writes stop; rst sends RST_STREAM with code, once.
 func (st *stream) abort(err error, rst bool, code http2.ErrCode) {
+	// Marked aborted before a reader can learn of err: a handler that
+	// returns on the failed read must find its response cut, not write one
+	// ahead of the RST_STREAM.
+	first := !st.aborted.Swap(true)
 	st.mu.Lock()
 	if st.err == nil {
 		st.err = err
 	}
 	st.cond.Broadcast()
 	st.mu.Unlock()
-	first := !st.aborted.Swap(true)
 	st.cancel()
 	sc := st.sc
 	sc.mu.Lock()
