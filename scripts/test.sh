@@ -2,7 +2,9 @@
 # Runs every test of Bouncer: go vet, then `go test -race` on all packages.
 # It installs what the tests need when it is missing and says so:
 #   h2spec (HTTP/2 conformance suite), with `go install` into .bin/;
-#   node (checks the OpenAPI docs page's script), with apt-get when root.
+#   node (checks the OpenAPI docs page's script), with apt-get when root;
+#   redis-server (shared certificate storage) and pebble (an ACME test CA),
+#   with apt-get when root. Tests start their own instances on loopback.
 # Needs Go 1.26 and access to the Go module proxy on the first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,19 @@ if ! command -v node >/dev/null 2>&1; then
     apt-get install -y -qq nodejs >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; }
   else
     echo "scripts/test.sh: node is missing and cannot be installed here (not root or no apt-get); TestDocsScript will skip, or fail under CI"
+  fi
+fi
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v pebble >/dev/null 2>&1 || need_apt+=(pebble)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing ${need_apt[*]} (apt-get) for the Redis storage and ACME tests"
+    apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${need_apt[@]}" >/dev/null ||
+      { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${need_apt[@]}" >/dev/null; }
+  else
+    echo "scripts/test.sh: ${need_apt[*]} missing and cannot be installed here (not root or no apt-get); the tests that need them will skip, or fail under CI"
   fi
 fi
 

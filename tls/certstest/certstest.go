@@ -15,8 +15,10 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,6 +71,19 @@ type Files struct {
 func (ca *CA) Leaf(t testing.TB, dir, name, keyType, cn string, dnsNames ...string) Files {
 	t.Helper()
 	der, key := ca.issue(t, keyType, cn, dnsNames)
+	return writePair(t, dir, name, der, key)
+}
+
+// ClientLeaf writes dir/name.crt and dir/name.key: an ECDSA client
+// certificate (for mTLS) with commonName cn and the given SANs.
+func (ca *CA) ClientLeaf(t testing.TB, dir, name, cn string, sans ...string) Files {
+	t.Helper()
+	der, key := ca.sign(t, "ecdsa", cn, sans, x509.ExtKeyUsageClientAuth)
+	return writePair(t, dir, name, der, key)
+}
+
+func writePair(t testing.TB, dir, name string, der []byte, key crypto.Signer) Files {
+	t.Helper()
 	kder, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
@@ -87,8 +102,32 @@ func (ca *CA) TLSCert(t testing.TB, hosts ...string) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+// ClientCert is an ECDSA client certificate (for mTLS) with commonName cn
+// and the given SANs: spiffe:// and other URIs, DNS names or IPs.
+func (ca *CA) ClientCert(t testing.TB, cn string, sans ...string) tls.Certificate {
+	t.Helper()
+	der, key := ca.sign(t, "ecdsa", cn, sans, x509.ExtKeyUsageClientAuth)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// CAFile writes the CA certificate to dir/ca.crt, for configs that name a
+// CA bundle, and returns the path.
+func (ca *CA) CAFile(t testing.TB, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "ca.crt")
+	WriteFile(t, p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}))
+	return p
+}
+
 // issue signs a server certificate for hosts with a new key.
 func (ca *CA) issue(t testing.TB, keyType, cn string, hosts []string) ([]byte, crypto.Signer) {
+	t.Helper()
+	return ca.sign(t, keyType, cn, hosts, x509.ExtKeyUsageServerAuth)
+}
+
+// sign makes a certificate for sans (URIs with a scheme, IPs, or DNS
+// names) with a new key of keyType.
+func (ca *CA) sign(t testing.TB, keyType, cn string, sans []string, usage x509.ExtKeyUsage) ([]byte, crypto.Signer) {
 	t.Helper()
 	var key crypto.Signer
 	var err error
@@ -104,10 +143,12 @@ func (ca *CA) issue(t testing.TB, keyType, cn string, hosts []string) ([]byte, c
 		SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage: []x509.ExtKeyUsage{usage},
 	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
+	for _, h := range sans {
+		if u, err := url.Parse(h); err == nil && u.Scheme != "" && strings.Contains(h, "://") {
+			tmpl.URIs = append(tmpl.URIs, u)
+		} else if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
 		} else {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
