@@ -1,10 +1,16 @@
+// These tests dial with 0-RTT, where quic-go's client has a known data
+// race between opening a stream and applying the server's transport
+// parameters (quic-go issue 4303, in the client, not the server). They
+// are left out of -race builds; scripts/test.sh runs them without -race.
+
+//go:build !race
+
 package h3
 
 import (
 	"context"
 	"crypto/tls"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -217,16 +223,6 @@ func waitHandshake(t *testing.T, conn *quic.Conn) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("handshake did not complete")
 	}
-}
-
-// listenUDP is a UDP socket on 127.0.0.1; the fixture closes it.
-func listenUDP(t testing.TB) net.PacketConn {
-	t.Helper()
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return conn
 }
 
 // TestEarlyDataAfterHandshake: with 0-RTT allowed, a request after the

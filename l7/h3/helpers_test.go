@@ -224,3 +224,13 @@ func (l *logSink) waitFor(t testing.TB, level slog.Level, msg string) {
 		}
 	}
 }
+
+// listenUDP is a UDP socket on 127.0.0.1; the fixture closes it.
+func listenUDP(t testing.TB) net.PacketConn {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
