@@ -62,7 +62,11 @@ func keyRules(t reflect.Type) []keyRule {
 	case reflect.TypeFor[RedirectAction]():
 		return []keyRule{{urlOrFields, []string{"url", "scheme", "host", "path"}}}
 	case reflect.TypeFor[ListenerTLS]():
-		return []keyRule{{allOrNone, []string{"cert_file", "key_file"}}, {atLeastOne, []string{"cert_file", "certificates"}}}
+		return []keyRule{{allOrNone, []string{"cert_file", "key_file"}}, {atLeastOne, []string{"cert_file", "certificates", "acme", "local_ca"}}}
+	case reflect.TypeFor[UpstreamTLS]():
+		return []keyRule{{allOrNone, []string{"cert_file", "key_file"}}}
+	case reflect.TypeFor[OnDemand]():
+		return []keyRule{{atLeastOne, []string{"allow", "ask"}}}
 	}
 	return nil
 }

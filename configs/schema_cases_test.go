@@ -26,7 +26,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"unknown nested key", "listeners:\n  - {name: a, address: ':1', limits: {idle_timout: 5s}}\n"},
 		{"unknown key in a map value", "upstreams:\n  a: {endpoints: ['x:1'], balancer: random}\n"},
 		{"wrong enum", schemaBase + "log: {level: verbose}\n"},
-		{"wrong enum in a list", "listeners:\n  - {name: a, address: ':1', protocols: [http1, h3]}\n"},
+		{"wrong enum in a list", "listeners:\n  - {name: a, address: ':1', protocols: [http1, h4]}\n"},
 		{"numeric value outside enum", "routes:\n  - proxy: {upstream: a, retry: {retry_on: [500]}}\n"},
 		{"missing required key", "listeners:\n  - {address: ':1'}\n"},
 		{"two actions", "routes:\n  - {proxy: {upstream: a}, respond: {status: 204}}\n"},

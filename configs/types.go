@@ -16,6 +16,7 @@ type Config struct {
 	Listeners []Listener          `yaml:"listeners" doc:"Sockets Bouncer accepts connections on."`
 	Routes    []Route             `yaml:"routes" doc:"HTTP routes; the most specific match wins (see docs/config.md#routing)."`
 	Upstreams map[string]Upstream `yaml:"upstreams" doc:"Named groups of backend endpoints, referenced by routes."`
+	ACME      ACME                `yaml:"acme" doc:"How automatic certificates are obtained (for listeners whose tls has acme): the ACME CA, account and storage."`
 
 	// Sample starts the built-in sample backend; used by the embedded default.
 	Sample Sample `yaml:"sample" doc:"The built-in sample backend, for trying Bouncer without a service of your own."`
@@ -46,27 +47,85 @@ type Server struct {
 	RequestIDHeader string   `yaml:"request_id_header" default:"X-Request-Id" doc:"Header carrying the request id: propagated when present, generated when not."`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout" default:"30s" doc:"How long SIGTERM waits for in-flight requests before closing connections."`
 	MaxBodyBytes    Size     `yaml:"max_request_body_bytes" default:"0" doc:"Largest accepted request body (0: unlimited). Larger bodies get 413."`
+	DataDir         string   `yaml:"data_dir" doc:"Folder for state kept across restarts: ACME accounts and certificates (file storage) and the local CA (default: $XDG_DATA_HOME/bouncer, else ~/.local/share/bouncer)."`
 }
 
 // Listener is one socket.
 type Listener struct {
 	Name      string         `yaml:"name" required:"true" doc:"Unique name, used by routes' listeners list and in metrics."`
 	Address   string         `yaml:"address" required:"true" doc:"host:port to listen on; port 0 picks a free port."`
-	Protocols []string       `yaml:"protocols" default:"[http1,h2c]" enum:"http1,h2c,h2" doc:"Protocols served: http1 and h2c on plain TCP; http1 and h2 with tls."`
-	TLS       *ListenerTLS   `yaml:"tls" doc:"Serve TLS with static certificate files (ALPN picks h2 or http/1.1)."`
+	Protocols []string       `yaml:"protocols" default:"[http1,h2c]" enum:"http1,h2c,h2,h3" doc:"Protocols served: http1 and h2c on plain TCP; http1, h2 and h3 with tls (h3 is HTTP/3 over QUIC on the UDP port of the same address)."`
+	TLS       *ListenerTLS   `yaml:"tls" doc:"Serve TLS (ALPN picks h2 or http/1.1) with static certificates, automatic ones (acme) or a local CA's."`
+	HTTP3     HTTP3          `yaml:"http3" doc:"HTTP/3 settings, for a listener whose protocols include h3."`
+	Redirect  *HTTPSRedirect `yaml:"redirect_https" doc:"On a listener without tls: answer every request with a redirect to https (except ACME HTTP-01 challenges, which are answered first)."`
 	Limits    ListenerLimits `yaml:"limits" doc:"Per-listener limits and timeouts."`
+}
+
+// HTTPSRedirect sends plain HTTP requests to their https URL.
+type HTTPSRedirect struct {
+	Port   int `yaml:"port" default:"443" doc:"Port of the https URL (left out of the URL when 443)."`
+	Status int `yaml:"status" default:"308" enum:"301,302,307,308" doc:"Redirect status; 308 and 307 keep the method and body."`
+}
+
+// HTTP3 tunes the QUIC side of a listener.
+type HTTP3 struct {
+	Allow0RTT  bool     `yaml:"allow_0rtt" default:"false" doc:"Accept requests in 0-RTT early data (replayable): only GET, HEAD and OPTIONS are served from it, others get 425 Too Early."`
+	RetryAbove int      `yaml:"retry_above" default:"0" doc:"New QUIC connections per second above which every new connection must first prove its address with a Retry (0: never forced)."`
+	AltSvcAge  Duration `yaml:"alt_svc_max_age" default:"24h" doc:"How long clients may remember the Alt-Svc advertisement sent on HTTP/1.1 and h2 responses."`
 }
 
 // ListenerTLS is how a listener serves TLS: its static certificates and
 // protocol settings.
 type ListenerTLS struct {
-	CertFile      string     `yaml:"cert_file" doc:"PEM certificate chain, for a listener with one certificate (or use certificates)."`
-	KeyFile       string     `yaml:"key_file" doc:"PEM private key of cert_file."`
-	Certificates  []CertPair `yaml:"certificates" doc:"Several certificates: each serves the DNS names of its subjectAltName, an exact name before a wildcard (*.example.com covers one label). The first one (after cert_file, when set) is the default, for clients that send no SNI and for names no certificate covers. ECDSA and RSA certificates for the same names go side by side: each client gets one it supports, ECDSA first."`
-	StrictSNI     bool       `yaml:"strict_sni" default:"false" doc:"Fail the handshake for a name no certificate covers instead of serving the default certificate."`
-	MinVersion    string     `yaml:"min_version" default:"1.2" enum:"1.2,1.3" doc:"Oldest TLS version accepted. TLS 1.3 is preferred whenever the client has it; TLS 1.2 is offered with ECDHE and AEAD cipher suites only."`
-	SNIHostCheck  bool       `yaml:"sni_host_check" default:"true" doc:"A request whose Host is not the name the client gave in SNI gets 421 Misdirected Request (a connection reused for another host); off lets such requests through."`
-	WatchInterval Duration   `yaml:"watch_interval" default:"10s" doc:"How often the certificate files are checked; changed ones are loaded again without a restart, and a broken one leaves the certificates in use (0: never)."`
+	CertFile      string      `yaml:"cert_file" doc:"PEM certificate chain, for a listener with one certificate (or use certificates)."`
+	KeyFile       string      `yaml:"key_file" doc:"PEM private key of cert_file."`
+	Certificates  []CertPair  `yaml:"certificates" doc:"Several certificates: each serves the DNS names of its subjectAltName, an exact name before a wildcard (*.example.com covers one label). The first one (after cert_file, when set) is the default, for clients that send no SNI and for names no certificate covers. ECDSA and RSA certificates for the same names go side by side: each client gets one it supports, ECDSA first."`
+	StrictSNI     bool        `yaml:"strict_sni" default:"false" doc:"Fail the handshake for a name no certificate covers instead of serving the default certificate."`
+	MinVersion    string      `yaml:"min_version" default:"1.2" enum:"1.2,1.3" doc:"Oldest TLS version accepted. TLS 1.3 is preferred whenever the client has it; TLS 1.2 is offered with ECDHE and AEAD cipher suites only."`
+	SNIHostCheck  bool        `yaml:"sni_host_check" default:"true" doc:"A request whose Host is not the name the client gave in SNI gets 421 Misdirected Request (a connection reused for another host); off lets such requests through."`
+	WatchInterval Duration    `yaml:"watch_interval" default:"10s" doc:"How often the certificate files are checked; changed ones are loaded again without a restart, and a broken one leaves the certificates in use (0: never)."`
+	ACME          *TLSACME    `yaml:"acme" doc:"Certificates obtained and renewed automatically over ACME (see the top-level acme section), for listed names or on demand."`
+	LocalCA       *LocalCA    `yaml:"local_ca" doc:"Certificates from Bouncer's own local CA, for development: its root is created once in server.data_dir and must be trusted by the clients."`
+	HSTS          *HSTS       `yaml:"hsts" doc:"Send Strict-Transport-Security on every response of this listener."`
+	ClientAuth    *ClientAuth `yaml:"client_auth" doc:"Ask clients for certificates (mTLS) and verify them against CA bundles."`
+}
+
+// TLSACME names what a listener gets certificates for over ACME.
+type TLSACME struct {
+	Names    []string  `yaml:"names" doc:"Names to obtain certificates for at start and renew in the background (exact names; a wildcard needs DNS-01)."`
+	OnDemand *OnDemand `yaml:"on_demand" doc:"Obtain a certificate at the first handshake for a name not listed, if allow or ask says yes."`
+}
+
+// OnDemand decides which unknown names get a certificate at their first
+// handshake. One of Allow and Ask is required.
+type OnDemand struct {
+	Allow      []string `yaml:"allow" doc:"Names allowed: exact or *.example.com (one label)."`
+	Ask        string   `yaml:"ask" doc:"URL asked GET ?domain=NAME before issuing; 200 means yes, anything else no."`
+	AskTimeout Duration `yaml:"ask_timeout" default:"3s" doc:"Time the ask endpoint has to answer; no answer is a no."`
+	DenyCache  Duration `yaml:"deny_cache" default:"5m" doc:"How long a refused name is refused without asking again."`
+	RateLimit  int      `yaml:"rate_limit" default:"10" doc:"New certificates obtained on demand per rate_window, all names together (0: no limit)."`
+	RateWindow Duration `yaml:"rate_window" default:"1m" doc:"Window of rate_limit."`
+}
+
+// LocalCA issues development certificates from a CA Bouncer keeps.
+type LocalCA struct {
+	Names    []string `yaml:"names" default:"[localhost,127.0.0.1,'::1']" doc:"Names (DNS names or IPs) the listener's local certificate covers."`
+	Lifetime Duration `yaml:"lifetime" default:"168h" doc:"Validity of each issued certificate; it is issued again when two thirds have passed."`
+}
+
+// HSTS is a Strict-Transport-Security policy (RFC 6797).
+type HSTS struct {
+	MaxAge            Duration `yaml:"max_age" default:"8760h" doc:"How long browsers keep to https (max-age)."`
+	IncludeSubdomains bool     `yaml:"include_subdomains" default:"false" doc:"Add includeSubDomains."`
+	Preload           bool     `yaml:"preload" default:"false" doc:"Add preload (needs max_age of a year or more and include_subdomains)."`
+}
+
+// ClientAuth is a listener's client certificate (mTLS) policy.
+type ClientAuth struct {
+	Mode          string   `yaml:"mode" default:"require" enum:"require,optional" doc:"require: the handshake fails without a valid client certificate; optional: one is asked for and verified when given, and routes with client_cert: required refuse requests without it."`
+	CAFiles       []string `yaml:"ca_files" required:"true" doc:"PEM bundles of the CAs client certificates must chain to."`
+	ForwardHeader string   `yaml:"forward_header" default:"X-Forwarded-Client-Cert" doc:"Header that carries the verified client identity to upstreams (Envoy's x-forwarded-client-cert format); a client-sent one is always removed. \"\" forwards none."`
+	ForwardFields []string `yaml:"forward_fields" default:"[Hash,Subject,URI,DNS]" enum:"Hash,Subject,URI,DNS,Cert" doc:"Fields of the forwarded identity: certificate SHA-256 (Hash), subject, URI and DNS SANs, and the URL-encoded PEM certificate (Cert)."`
 }
 
 // CertPair is one PEM certificate chain and its key.
@@ -106,6 +165,7 @@ type Route struct {
 	Redirect  *RedirectAction  `yaml:"redirect" doc:"Answer with a redirect."`
 	Respond   *RespondAction   `yaml:"respond" doc:"Answer directly with a fixed response."`
 
+	ClientCert      string         `yaml:"client_cert" default:"any" enum:"any,required" doc:"required: only requests on a connection with a verified client certificate are served (others get 403); the listener needs tls.client_auth."`
 	Rewrite         *Rewrite       `yaml:"rewrite" doc:"Change the path before proxying."`
 	RequestHeaders  *HeaderChanges `yaml:"request_headers" doc:"Headers changed on the way to the upstream."`
 	ResponseHeaders *HeaderChanges `yaml:"response_headers" doc:"Headers changed on the way back to the client."`
@@ -295,6 +355,8 @@ type UpstreamTLS struct {
 	ServerName         string `yaml:"server_name" doc:"SNI and name to verify (default: the endpoint's host)."`
 	CAFile             string `yaml:"ca_file" doc:"PEM CA bundle to verify the endpoint with (default: system roots)."`
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" doc:"Do not verify the endpoint's certificate. For tests only."`
+	CertFile           string `yaml:"cert_file" doc:"PEM client certificate presented to endpoints that ask for one (mTLS); reloaded when the file changes."`
+	KeyFile            string `yaml:"key_file" doc:"PEM private key of cert_file."`
 }
 
 // HashOn picks the consistent-hash key. Exactly one field.
@@ -344,6 +406,40 @@ type Sample struct {
 	// GRPCAddress starts the sample gRPC service (a library of shelves and
 	// books, with server reflection and google.api.http annotations).
 	GRPCAddress string `yaml:"grpc_address" doc:"host:port of the sample gRPC service (with reflection), for trying transcoding; empty: not started."`
+}
+
+// ACME is the account and CA that automatic certificates come from, shared
+// by every listener with tls.acme.
+type ACME struct {
+	CA         string      `yaml:"ca" default:"https://acme-v02.api.letsencrypt.org/directory" doc:"ACME directory URL: Let's Encrypt production by default; its staging CA (https://acme-staging-v02.api.letsencrypt.org/directory) or any other by URL."`
+	Email      string      `yaml:"email" doc:"Account contact address, for the CA's expiry and policy notices."`
+	CARoots    string      `yaml:"ca_roots" doc:"PEM file of roots trusted for the CA's API (for a private CA); the system roots otherwise."`
+	EAB        *EAB        `yaml:"eab" doc:"External account binding, for CAs that require one."`
+	Challenges []string    `yaml:"challenges" default:"[http-01,tls-alpn-01]" enum:"http-01,tls-alpn-01" doc:"Challenge types offered to the CA. HTTP-01 is answered on Bouncer's plain listener on http_port (before routing); TLS-ALPN-01 by its TLS listener on tls_port."`
+	HTTPPort   int         `yaml:"http_port" default:"80" doc:"Port the CA connects to for HTTP-01 (where a listener without tls should be)."`
+	TLSPort    int         `yaml:"tls_port" default:"443" doc:"Port the CA connects to for TLS-ALPN-01 (where a listener with tls.acme should be)."`
+	Storage    ACMEStorage `yaml:"storage" doc:"Where accounts, certificates and locks are kept."`
+}
+
+// EAB is an ACME external account binding.
+type EAB struct {
+	KeyID  string `yaml:"key_id" required:"true" doc:"Key identifier given by the CA."`
+	MACKey string `yaml:"mac_key" required:"true" doc:"HMAC key given by the CA (base64url)."`
+}
+
+// ACMEStorage picks the certificate storage: files unless Redis is set.
+type ACMEStorage struct {
+	Redis *RedisStorage `yaml:"redis" doc:"Share certificates, accounts and locks with other Bouncer instances through Redis (default: files in server.data_dir), so one instance orders a certificate and all serve it."`
+}
+
+// RedisStorage is a Redis server used as shared certificate storage.
+type RedisStorage struct {
+	Address  string   `yaml:"address" required:"true" doc:"host:port of the Redis server."`
+	Username string   `yaml:"username" doc:"ACL user name."`
+	Password string   `yaml:"password" doc:"Password."`
+	DB       int      `yaml:"db" default:"0" doc:"Database number."`
+	Prefix   string   `yaml:"prefix" default:"'bouncer:certmagic:'" doc:"Prefix of every key written."`
+	LockTTL  Duration `yaml:"lock_ttl" default:"60s" doc:"Lease of a lock; a holder renews it every third of this, and a crashed holder's lock frees itself after it."`
 }
 
 // Duration is a time.Duration written as "300ms", "5s" or "1m30s".

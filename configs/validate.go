@@ -1,7 +1,6 @@
 package configs
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -22,6 +21,7 @@ func (c *Config) Validate() error {
 	v.listeners()
 	v.upstreams()
 	v.routes()
+	v.acme()
 	if c.Sample.Enabled {
 		v.hostPort("sample.address", c.Sample.Address)
 		if a := c.Sample.GRPCAddress; a != "" && v.hostPort("sample.grpc_address", a) && a == c.Sample.Address {
@@ -113,43 +113,21 @@ func (v *validator) listenerProtocols(p string, l Listener) {
 			v.sink.addf(pp, "h2 needs tls on this listener (use h2c for HTTP/2 without TLS)")
 		case proto == "h2c" && l.TLS != nil:
 			v.sink.addf(pp, "h2c is HTTP/2 without TLS; with tls use h2")
+		case proto == "h3" && l.TLS == nil:
+			v.sink.addf(pp, "h3 (HTTP/3) needs tls on this listener")
 		}
 	}
 	if l.TLS != nil {
 		v.listenerTLS(p+".tls", l.TLS)
-	}
-}
-
-// listenerTLS checks that a TLS listener has certificates and that each
-// one loads.
-func (v *validator) listenerTLS(p string, t *ListenerTLS) {
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		v.sink.addf(p, "cert_file and key_file go together")
-		return
-	}
-	if t.CertFile == "" && len(t.Certificates) == 0 {
-		v.sink.addf(p, "a TLS listener needs a certificate: cert_file and key_file, or certificates")
-		return
-	}
-	first := 0 // index in Pairs of certificates[0]
-	if t.CertFile != "" {
-		first = 1
-	}
-	for i, c := range t.Pairs() {
-		key := p + ".cert_file"
-		if i >= first {
-			key = fmt.Sprintf("%s.certificates[%d]", p, i-first)
-		}
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		switch {
-		case err != nil:
-			v.sink.addf(key, "cannot load certificate: %v", err)
-		case i > 0 && len(cert.Leaf.DNSNames) == 0:
-			v.sink.addf(key, "%s names no DNS name (subjectAltName), so SNI can never select it; only the first certificate, the default, may", c.CertFile)
+		if l.Redirect != nil {
+			v.sink.addf(p+".redirect_https", "is for a plain HTTP listener; this one already serves tls")
 		}
 	}
-	if t.WatchInterval < 0 {
-		v.sink.addf(p+".watch_interval", "must not be negative")
+	if r := l.Redirect; r != nil && (r.Port < 1 || r.Port > 65535) {
+		v.sink.addf(p+".redirect_https.port", "must be a port number (1 to 65535)")
+	}
+	if l.HTTP3.RetryAbove < 0 {
+		v.sink.addf(p+".http3.retry_above", "must not be negative")
 	}
 }
 

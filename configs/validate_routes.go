@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
@@ -32,6 +33,22 @@ func (v *validator) routes() {
 		}
 		v.match(p+".match", r.Match)
 		v.action(p, r)
+		if r.ClientCert == "required" {
+			v.clientCertRoute(p, r)
+		}
+	}
+}
+
+// clientCertRoute checks that every listener a route with client_cert:
+// required is served on asks clients for certificates.
+func (v *validator) clientCertRoute(p string, r *Route) {
+	for _, l := range v.c.Listeners {
+		if len(r.Listeners) > 0 && !slices.Contains(r.Listeners, l.Name) {
+			continue
+		}
+		if l.TLS == nil || l.TLS.ClientAuth == nil {
+			v.sink.addf(p+".client_cert", "is required, but the route is served on listener %q, which has no tls.client_auth (list the route's listeners, or add client_auth there)", l.Name)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -30,6 +31,21 @@ func (v *validator) upstreams() {
 		}
 		if u.Protocol == "h2c" && u.TLS != nil {
 			v.sink.addf(p+".tls", "h2c is HTTP/2 without TLS; use protocol h2 with tls")
+		}
+		if t := u.TLS; t != nil && t.CAFile != "" {
+			if err := pemCerts(t.CAFile); err != nil {
+				v.sink.addf(p+".tls.ca_file", "%v", err)
+			}
+		}
+		if t := u.TLS; t != nil && t.InsecureSkipVerify && t.CAFile != "" {
+			v.sink.addf(p+".tls.insecure_skip_verify", "cannot be combined with ca_file: verify with the CA, or not at all")
+		}
+		if t := u.TLS; t != nil && (t.CertFile != "" || t.KeyFile != "") {
+			if t.CertFile == "" || t.KeyFile == "" {
+				v.sink.addf(p+".tls", "cert_file and key_file go together")
+			} else if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+				v.sink.addf(p+".tls.cert_file", "cannot load certificate: %v", err)
+			}
 		}
 		v.hashOn(p, u)
 		v.health(p+".health_check", u.HealthCheck)

@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/bouncer-proxy/bouncer/tls/mtls"
 )
 
 // Error is the one request-time error type: an HTTP status, a stable
@@ -55,6 +57,7 @@ const (
 	CodeTimeout        = "GATEWAY_TIMEOUT"
 	CodeInternal       = "INTERNAL"
 	CodeMisdirected    = "MISDIRECTED_REQUEST"
+	CodeForbidden      = "FORBIDDEN"
 )
 
 type errorBody struct {
@@ -106,6 +109,10 @@ type Info struct {
 	UpstreamTime time.Duration
 	Status       int // set by handlers that answer outside the ResponseWriter (protocol upgrades)
 	Err          *Error
+	// ClientCert is the verified client certificate's identity, on a
+	// listener that forwards it (tls.client_auth.forward_header); nil
+	// otherwise. For policies and logs.
+	ClientCert *mtls.Identity
 }
 
 type infoKey struct{}

@@ -11,16 +11,18 @@ import (
 	"time"
 
 	"github.com/bouncer-proxy/bouncer/l7/route"
+	"github.com/bouncer-proxy/bouncer/tls/mtls"
 )
 
 // Gateway is the HTTP handler of every listener: it loads the current
 // Snapshot once per request, normalizes the path, matches a route and runs
 // it, then writes the access log and metrics.
 type Gateway struct {
-	snap    atomic.Pointer[Snapshot]
-	ids     *requestIDs
-	metrics *Metrics
-	log     *slog.Logger // access log
+	snap      atomic.Pointer[Snapshot]
+	challenge atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
+	ids       *requestIDs
+	metrics   *Metrics
+	log       *slog.Logger // access log
 }
 
 // NewGateway makes a Gateway; Swap must be called before it serves.
@@ -30,6 +32,14 @@ func NewGateway(metrics *Metrics, accessLog *slog.Logger) *Gateway {
 
 // Swap installs a new generation and returns the previous one.
 func (g *Gateway) Swap(s *Snapshot) *Snapshot { return g.snap.Swap(s) }
+
+// SetChallenge installs the ACME HTTP-01 responder: every request under
+// /.well-known/acme-challenge/ on any listener is offered to it first,
+// before redirects, routing and policies; it returns false for tokens it
+// does not know (they are routed as usual).
+func (g *Gateway) SetChallenge(f func(http.ResponseWriter, *http.Request) bool) {
+	g.challenge.Store(&f)
+}
 
 // Snapshot returns the generation being served.
 func (g *Gateway) Snapshot() *Snapshot { return g.snap.Load() }
@@ -91,10 +101,25 @@ func (g *Gateway) route(s *Snapshot, listener string, w *recorder, r *http.Reque
 	if path != r.URL.EscapedPath() {
 		setEscapedPath(r.URL, path)
 	}
-	if r.TLS != nil && r.TLS.ServerName != "" && !sameHost(r.Host, r.TLS.ServerName) && s.SNIHostCheck[listener] {
+	if ch := g.challenge.Load(); ch != nil && strings.HasPrefix(path, acmeChallengePrefix) && (*ch)(w, r) {
+		return
+	}
+	lp := s.Listeners[listener]
+	if lp == nil {
+		lp = &noPolicy
+	}
+	if lp.RedirectStatus != 0 {
+		lp.redirectHTTPS(w, r)
+		return
+	}
+	w.hsts = lp.HSTS
+	if r.TLS != nil && r.TLS.ServerName != "" && !sameHost(r.Host, r.TLS.ServerName) && lp.SNIHostCheck {
 		WriteError(w, r, Errorf(http.StatusMisdirectedRequest, CodeMisdirected,
 			"this connection is for %s, not %s: open a new connection for it", r.TLS.ServerName, hostOnly(r.Host)))
 		return
+	}
+	if lp.ClientCertHeader != "" {
+		lp.forwardClientCert(r, info)
 	}
 	table := s.Tables[listener]
 	if table == nil {
@@ -107,6 +132,10 @@ func (g *Gateway) route(s *Snapshot, listener string, w *recorder, r *http.Reque
 		return
 	}
 	info.Route = rt.Name
+	if rt.RequireClientCert && !mtls.Verified(r.TLS) {
+		WriteError(w, r, Errorf(http.StatusForbidden, CodeForbidden, "this route needs a verified client certificate (mTLS)"))
+		return
+	}
 	if s.MaxBodyBytes > 0 {
 		if r.ContentLength > s.MaxBodyBytes {
 			WriteError(w, r, Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body is larger than %d bytes", s.MaxBodyBytes))
@@ -174,7 +203,11 @@ type recorder struct {
 	status  int
 	bytes   int64
 	respHdr *HeaderOps
+	hsts    string // Strict-Transport-Security value ("": none)
 }
+
+// noPolicy is the policy of a listener the snapshot does not know.
+var noPolicy ListenerPolicy
 
 func (rw *recorder) WriteHeader(code int) {
 	if rw.status == 0 || code < 200 && rw.status < 200 {
@@ -187,6 +220,9 @@ func (rw *recorder) WriteHeader(code int) {
 				if _, ok := h["Content-Type"]; hadType && !ok {
 					h["Content-Type"] = nil // removed on purpose: do not let net/http guess one
 				}
+			}
+			if rw.hsts != "" { // after the route's changes: the listener's policy wins
+				rw.ResponseWriter.Header()["Strict-Transport-Security"] = []string{rw.hsts}
 			}
 		}
 		rw.ResponseWriter.WriteHeader(code)

@@ -30,7 +30,8 @@ type testGateway struct {
 
 // gatewayOptions tune startTestGateway.
 type gatewayOptions struct {
-	accessLog io.Writer // JSON access log lines; nil: discarded
+	accessLog io.Writer        // JSON access log lines; nil: discarded
+	server    l7.ServerOptions // certificate sources (metrics and logger are set here)
 }
 
 // startTestGateway parses cfgText, compiles its routes and serves the
@@ -53,7 +54,9 @@ func startTestGateway(t *testing.T, cfgText string, o gatewayOptions) *testGatew
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := l7.NewServer(ln, lc, gw.Handler(lc.Name), m, slog.New(slog.DiscardHandler))
+	so := o.server
+	so.Metrics, so.Logger = m, slog.New(slog.DiscardHandler)
+	srv, err := l7.NewServer(ln, lc, gw.Handler(lc.Name), so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,14 +110,10 @@ func compileSnapshot(t *testing.T, cfg *configs.Config) *l7.Snapshot {
 		}
 		tables[l.Name] = tab
 	}
-	sniCheck := map[string]bool{}
-	for _, l := range cfg.Listeners {
-		sniCheck[l.Name] = l.TLS != nil && l.TLS.SNIHostCheck
-	}
 	return &l7.Snapshot{
 		Tables: tables, Trusted: trusted, RequestIDHeader: cfg.Server.RequestIDHeader,
 		MaxBodyBytes: int64(cfg.Server.MaxBodyBytes), AccessLog: cfg.Log.AccessLog,
-		SNIHostCheck: sniCheck,
+		Listeners: l7.ListenerPolicies(cfg),
 	}
 }
 

@@ -127,7 +127,7 @@ func startRespondServer(t *testing.T, lc configs.Listener) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := l7.NewServer(ln, lc, gw.Handler(lc.Name), nil, discardLogger())
+	srv, err := l7.NewServer(ln, lc, gw.Handler(lc.Name), l7.ServerOptions{Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,8 +13,10 @@ import (
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l7/h1"
 	"github.com/bouncer-proxy/bouncer/l7/h2"
+	"github.com/bouncer-proxy/bouncer/l7/h3"
 	"github.com/bouncer-proxy/bouncer/listener"
 	"github.com/bouncer-proxy/bouncer/tls/certs"
+	"github.com/bouncer-proxy/bouncer/tls/localca"
 )
 
 // Server serves one listener: HTTP/1.1 through package h1 behind the strict
@@ -31,10 +32,25 @@ type Server struct {
 	certs     *certs.Store  // nil without TLS
 	stopWatch chan struct{} // closed by Shutdown: ends the certificate watch
 	stopOnce  sync.Once
+
+	h3  *h3.Server     // nil unless protocols has h3
+	udp net.PacketConn // h3's socket, on the TCP listener's address
+}
+
+// ServerOptions are what a server shares with the rest of the process.
+type ServerOptions struct {
+	Metrics *Metrics // nil: none
+	Logger  *slog.Logger
+	// ACME serves the certificates of listeners with tls.acme (one
+	// manager per process, kept across reloads); nil when none has.
+	ACME CertSource
+	// LocalCA issues the certificates of listeners with tls.local_ca.
+	LocalCA *localca.CA
 }
 
 // NewServer prepares a server for cfg on ln; Serve starts it.
-func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics, logger *slog.Logger) (*Server, error) {
+func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, o ServerOptions) (*Server, error) {
+	m, logger := o.Metrics, o.Logger
 	lim := cfg.Limits
 	s := &Server{Name: cfg.Name, cfg: cfg, log: logger, stopWatch: make(chan struct{})}
 	s.h1 = &h1.Server{
@@ -73,45 +89,20 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, m *Metrics
 		opts.OnConn = func(d int) { g.Add(float64(d)) }
 	}
 	if cfg.TLS != nil {
-		tc, store, err := serverTLS(cfg)
+		tc, store, err := serverTLS(cfg, o)
 		if err != nil {
 			return nil, err
 		}
 		opts.TLS = tc
 		s.certs = store
+		if slices.Contains(cfg.Protocols, "h3") {
+			if err := s.setupH3(ln.Addr(), tc, h); err != nil {
+				return nil, err
+			}
+		}
 	}
 	s.ls = listener.New(ln, opts, s.h2.ServeConn)
 	return s, nil
-}
-
-// serverTLS builds the TLS config of a listener: its certificates, chosen
-// by SNI, and the versions and cipher suites it accepts.
-func serverTLS(cfg configs.Listener) (*tls.Config, *certs.Store, error) {
-	var pairs []certs.Pair
-	for _, p := range cfg.TLS.Pairs() {
-		pairs = append(pairs, certs.Pair{CertFile: p.CertFile, KeyFile: p.KeyFile})
-	}
-	store, err := certs.New(pairs, cfg.TLS.StrictSNI)
-	if err != nil {
-		return nil, nil, fmt.Errorf("l7: listener %s: %w", cfg.Name, err)
-	}
-	var protos []string
-	if slices.Contains(cfg.Protocols, "h2") {
-		protos = append(protos, "h2")
-	}
-	if slices.Contains(cfg.Protocols, "http1") {
-		protos = append(protos, "http/1.1")
-	}
-	minVersion := uint16(tls.VersionTLS12)
-	if cfg.TLS.MinVersion == "1.3" {
-		minVersion = tls.VersionTLS13
-	}
-	return &tls.Config{
-		GetCertificate: store.GetCertificate,
-		NextProtos:     protos,
-		MinVersion:     minVersion,
-		CipherSuites:   tls12Suites,
-	}, store, nil
 }
 
 // tls12Suites are the TLS 1.2 cipher suites offered: forward secret key
@@ -155,7 +146,16 @@ func (s *Server) Serve() error {
 	if s.certs != nil && s.cfg.TLS.WatchInterval > 0 {
 		go s.certs.Watch(s.cfg.TLS.WatchInterval.D(), s.stopWatch, s.reportCerts)
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	if s.h3 != nil {
+		go func() {
+			err := s.h3.Serve(s.udp)
+			if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+				err = nil
+			}
+			errc <- err
+		}()
+	}
 	go func() {
 		err := s.h1.Serve(s.ls.HTTP1Listener())
 		if errors.Is(err, h1.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
@@ -167,6 +167,11 @@ func (s *Server) Serve() error {
 	if err2 := <-errc; err == nil {
 		err = err2
 	}
+	if s.h3 != nil {
+		if err3 := <-errc; err == nil {
+			err = err3
+		}
+	}
 	return err
 }
 
@@ -176,9 +181,19 @@ func (s *Server) Serve() error {
 // HTTP/1.1 keep-alives are turned off: idle connections close now, busy
 // ones after their response, and one accepted a moment before still gets
 // its first request answered (http.Server.Shutdown would drop it unanswered).
-// HTTP/2 connections get GOAWAY.
+// HTTP/2 and HTTP/3 connections get GOAWAY.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stopWatch) })
+	h3err := make(chan error, 1)
+	go func() { // HTTP/3 drains alongside h1 and h2
+		if s.h3 == nil {
+			h3err <- nil
+			return
+		}
+		err := s.h3.Shutdown(ctx)
+		_ = s.udp.Close()
+		h3err <- err
+	}()
 	_ = s.ls.Close()
 	// Connections accepted just before the close may still be in their TLS
 	// handshake or preface peek: let them reach a server first.
@@ -190,5 +205,5 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.ls.CloseConns()
 	}
 	_ = s.h1.Close() // ends Serve; no connection is left
-	return err
+	return errors.Join(err, <-h3err)
 }

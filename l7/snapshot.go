@@ -15,6 +15,10 @@ type Route struct {
 	Rewrite  *Rewriter    // nil: path unchanged
 	ReqHdr   *HeaderOps   // nil: none
 	RespHdr  *HeaderOps   // nil: none
+
+	// RequireClientCert refuses requests on connections without a
+	// verified client certificate (403).
+	RequireClientCert bool
 }
 
 // Snapshot is one immutable generation of the HTTP configuration. The
@@ -27,7 +31,7 @@ type Snapshot struct {
 	RequestIDHeader string
 	MaxBodyBytes    int64
 	AccessLog       bool
-	SNIHostCheck    map[string]bool // by listener name: Host must match the TLS SNI
+	Listeners       map[string]*ListenerPolicy // by listener name
 }
 
 // requestIDKey is RequestIDHeader in canonical form (cheap when it
@@ -41,7 +45,7 @@ func (s *Snapshot) requestIDKey() string {
 // direct response. proxy is the terminal for a proxy route, built by the
 // caller (package l7 does not know upstreams). The error is a bad rewrite.
 func NewRoute(rc configs.Route, proxy http.Handler) (*Route, error) {
-	rt := &Route{Name: rc.Name, Terminal: proxy}
+	rt := &Route{Name: rc.Name, Terminal: proxy, RequireClientCert: rc.ClientCert == "required"}
 	switch {
 	case rc.Redirect != nil:
 		rt.Terminal = NewRedirect(*rc.Redirect)

@@ -15,6 +15,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
 	"github.com/bouncer-proxy/bouncer/l7"
 	"github.com/bouncer-proxy/bouncer/l7/proxy"
+	"github.com/bouncer-proxy/bouncer/tls/localca"
 	"github.com/bouncer-proxy/bouncer/transcode/sample"
 )
 
@@ -40,7 +41,9 @@ type App struct {
 	gen     uint64
 	status  reloadStatus
 	ready   atomic.Bool
-	errc    chan error // fatal serve errors
+	errc    chan error  // fatal serve errors
+	localCA *localca.CA // made when a listener first uses tls.local_ca
+	acme    acmeState
 }
 
 // source is where configs come from.
@@ -206,6 +209,7 @@ func (a *App) apply(cfg *configs.Config) error {
 	}
 	a.retire(retired, cfg.Server.ShutdownTimeout.D())
 	a.closeUnusedPorts()
+	a.startACME()
 	a.cur = g
 	a.status.Generation, a.status.LoadedAt = a.gen, time.Now()
 	a.metrics.ConfigGeneration.Set(float64(a.gen))
@@ -248,6 +252,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	a.servers = map[string]*runningServer{}
+	a.closeACME()
 	a.reg.Close()
 	a.grpc.close()
 	a.tr.CloseIdle()

@@ -76,12 +76,7 @@ func build(cfg *configs.Config, d deps) (*generation, error) {
 		RequestIDHeader: cfg.Server.RequestIDHeader,
 		MaxBodyBytes:    int64(cfg.Server.MaxBodyBytes),
 		AccessLog:       cfg.Log.AccessLog,
-		SNIHostCheck:    map[string]bool{},
-	}
-	for _, l := range cfg.Listeners {
-		if l.TLS != nil && l.TLS.SNIHostCheck {
-			g.snap.SNIHostCheck[l.Name] = true
-		}
+		Listeners:       l7.ListenerPolicies(cfg),
 	}
 	return g, nil
 }

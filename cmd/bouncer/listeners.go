@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +25,10 @@ import (
 func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map[string]bool, error) {
 	started := map[string]*runningServer{}
 	keep := map[string]bool{}
+	opts, err := a.serverOptions(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, lc := range cfg.Listeners {
 		key, err := listenerKey(lc)
 		if err != nil {
@@ -47,7 +52,7 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 			a.ports[pk] = p
 		}
 		h := p.newHandoff()
-		srv, err := l7.NewServer(h, lc, a.gw.Handler(lc.Name), a.metrics, a.log)
+		srv, err := l7.NewServer(h, lc, a.gw.Handler(lc.Name), opts)
 		if err != nil {
 			closeAll(started)
 			a.closeUnusedPorts()
@@ -85,9 +90,20 @@ func closeAll(m map[string]*runningServer) {
 // changes: the listener settings and its certificate files' contents.
 func listenerKey(lc configs.Listener) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s|%v|%+v", lc.Address, lc.Protocols, lc.Limits)
-	if lc.TLS != nil {
-		for _, f := range []string{lc.TLS.CertFile, lc.TLS.KeyFile} {
+	settings, err := json.Marshal(lc) // follows pointers, unlike %v
+	if err != nil {
+		return "", err
+	}
+	h.Write(settings)
+	if t := lc.TLS; t != nil {
+		files := []string{}
+		for _, p := range t.Pairs() {
+			files = append(files, p.CertFile, p.KeyFile)
+		}
+		if t.ClientAuth != nil {
+			files = append(files, t.ClientAuth.CAFiles...)
+		}
+		for _, f := range files {
 			b, err := os.ReadFile(f)
 			if err != nil {
 				return "", err

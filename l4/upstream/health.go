@@ -3,19 +3,17 @@ package upstream
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/tls/mtls"
 )
 
 // Health-check defaults for zero values.
@@ -235,24 +233,17 @@ func (r *Registry) healthClient(ut *configs.UpstreamTLS, entries []entry) (*http
 // verified is the first DNS entry's host (endpoints are dialed by IP), or
 // the IP itself when all entries are IPs.
 func healthTLS(ut *configs.UpstreamTLS, entries []entry) (*tls.Config, error) {
-	tc := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         ut.ServerName,
-		InsecureSkipVerify: ut.InsecureSkipVerify, //nolint:gosec // opt-in, documented as for tests only
+	u := mtls.UpstreamTLS{ServerName: ut.ServerName, CertFile: ut.CertFile, KeyFile: ut.KeyFile, InsecureSkipVerify: ut.InsecureSkipVerify}
+	if ut.CAFile != "" {
+		u.CAFiles = []string{ut.CAFile}
+	}
+	tc, err := u.Config()
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
 	}
 	for _, en := range entries {
 		if tc.ServerName == "" && !en.ip {
 			tc.ServerName = en.host
-		}
-	}
-	if ut.CAFile != "" {
-		pem, err := os.ReadFile(ut.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca_file: %w", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, errors.New("tls.ca_file: no PEM certificate found")
 		}
 	}
 	return tc, nil

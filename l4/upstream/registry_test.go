@@ -119,7 +119,7 @@ func TestBuildErrors(t *testing.T) {
 		{"missing ca file", func(u *configs.Upstream) {
 			u.HealthCheck = &configs.HealthCheck{}
 			u.TLS = &configs.UpstreamTLS{CAFile: t.TempDir() + "/none.pem"}
-		}, "ca_file"},
+		}, "ca file: open"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

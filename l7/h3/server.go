@@ -21,10 +21,10 @@ import (
 	"github.com/quic-go/quic-go/http3"
 )
 
-// altSvcMaxAge is the ma parameter of the Alt-Svc value, in seconds: how
-// long a client may keep using HTTP/3 without seeing the header again
+// defaultAltSvcMaxAge is the default ma parameter of the Alt-Svc value:
+// how long a client may keep using HTTP/3 without seeing the header again
 // (RFC 7838 section 3.1).
-const altSvcMaxAge = 86400
+const defaultAltSvcMaxAge = 24 * time.Hour
 
 // Options configure a Server. TLS and Handler are required.
 type Options struct {
@@ -52,6 +52,9 @@ type Options struct {
 	// every new connection must first pass a Retry (address validation).
 	// 0: never forced.
 	RetryAbove int
+	// AltSvcMaxAge is how long clients may remember the Alt-Svc
+	// advertisement (its ma parameter); 0 means 24 hours.
+	AltSvcMaxAge time.Duration
 	// Logger receives the buffer warning and quic-go's debug lines; nil
 	// means slog.Default().
 	Logger *slog.Logger
@@ -66,6 +69,7 @@ type Server struct {
 	gate    *retryGate // nil when RetryAbove is 0
 	log     *slog.Logger
 	bufWant int // socket buffer size below which Serve warns
+	maxAge  int // Alt-Svc ma, in seconds
 
 	altSvc atomic.Pointer[string]
 
@@ -91,7 +95,11 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.AltSvcMaxAge <= 0 {
+		o.AltSvcMaxAge = defaultAltSvcMaxAge
+	}
 	s := &Server{
+		maxAge:  int(o.AltSvcMaxAge / time.Second),
 		log:     o.Logger,
 		bufWant: quicBufferSize,
 		tls:     serverTLS(o.TLS, o.MaxHeaderBytes),
@@ -231,7 +239,7 @@ func (s *Server) advertise(a net.Addr) {
 	if port == 0 {
 		return
 	}
-	v := `h3=":` + strconv.Itoa(port) + `"; ma=` + strconv.Itoa(altSvcMaxAge)
+	v := `h3=":` + strconv.Itoa(port) + `"; ma=` + strconv.Itoa(s.maxAge)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closing {

@@ -79,7 +79,7 @@ func startGatewayWith(t testing.TB, cfgText string, wrap func(http.RoundTripper)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := l7.NewServer(ln, lc, gw.Handler(lc.Name), metrics, discard)
+		srv, err := l7.NewServer(ln, lc, gw.Handler(lc.Name), l7.ServerOptions{Metrics: metrics, Logger: discard})
 		if err != nil {
 			t.Fatalf("server %s: %v", lc.Name, err)
 		}

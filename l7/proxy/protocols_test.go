@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/bouncer-proxy/bouncer/tls/certstest"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
 )
@@ -204,4 +206,47 @@ func testdataTLS(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestUpstreamMTLS: an upstream that requires client certificates is
+// reached with the upstream's cert_file/key_file (over http1 and h2), and
+// refuses the proxy without them (502). The upstream sees the SNI of
+// server_name and the proxy's certificate.
+func TestUpstreamMTLS(t *testing.T) {
+	serverCA, clientCA := certstest.NewCA(t), certstest.NewCA(t)
+	dir := t.TempDir()
+	client := clientCA.ClientLeaf(t, dir, "client", "bouncer-client", "bouncer.test")
+	var sni atomic.Value
+	b := newUnstarted(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d cn=%s", r.ProtoMajor, r.TLS.PeerCertificates[0].Subject.CommonName)
+	}))
+	b.EnableHTTP2 = true
+	b.TLS = &tls.Config{
+		Certificates: []tls.Certificate{serverCA.TLSCert(t, "api.internal")},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    clientCA.Pool,
+		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+			sni.Store(h.ServerName)
+			return nil, nil
+		},
+	}
+	b.StartTLS()
+	t.Cleanup(b.Close)
+	ca := serverCA.CAFile(t, dir)
+	for _, proto := range []string{"http1", "h2"} {
+		t.Run(proto, func(t *testing.T) {
+			g := startGateway(t, simpleConfig([]string{b.Listener.Addr().String()}, fmt.Sprintf(
+				"protocol: %s\ntls: {ca_file: %s, server_name: api.internal, cert_file: %s, key_file: %s}", proto, ca, client.CertFile, client.KeyFile), ""))
+			want := map[string]string{"http1": "1", "h2": "2"}[proto] + " cn=bouncer-client"
+			if r := get(t, newClient(t), g.URL+"/"); r.Status != 200 || r.Body != want {
+				t.Fatalf("got %d %q, want 200 %q", r.Status, r.Body, want)
+			}
+			if sni.Load() != "api.internal" {
+				t.Errorf("upstream saw SNI %v", sni.Load())
+			}
+			anon := startGateway(t, simpleConfig([]string{b.Listener.Addr().String()}, fmt.Sprintf(
+				"protocol: %s\ntls: {ca_file: %s, server_name: api.internal}", proto, ca), ""))
+			checkError(t, get(t, newClient(t), anon.URL+"/"), http.StatusBadGateway, "BAD_GATEWAY")
+		})
+	}
 }

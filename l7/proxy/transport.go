@@ -3,16 +3,15 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/tls/mtls"
 )
 
 // errCircuitOpen is returned by the dialer when an upstream's
@@ -193,23 +192,17 @@ func upstreamTLS(c *configs.UpstreamTLS) (*tls.Config, error) {
 	if c == nil {
 		return &tls.Config{MinVersion: tls.VersionTLS12}, nil
 	}
-	cfg := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         c.ServerName,
-		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // explicit opt-in, documented as tests only
-	}
+	return MTLS(c).Config()
+}
+
+// MTLS maps an upstream's tls block onto package mtls's client settings
+// (verification, SNI, a client certificate reloaded when it changes).
+func MTLS(c *configs.UpstreamTLS) mtls.UpstreamTLS {
+	u := mtls.UpstreamTLS{ServerName: c.ServerName, CertFile: c.CertFile, KeyFile: c.KeyFile, InsecureSkipVerify: c.InsecureSkipVerify}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: upstream ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("proxy: upstream ca_file %s: no PEM certificates", c.CAFile)
-		}
-		cfg.RootCAs = pool
+		u.CAFiles = []string{c.CAFile}
 	}
-	return cfg, nil
+	return u
 }
 
 // countedConn releases its connection-limit slot once, on Close.

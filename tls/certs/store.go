@@ -70,21 +70,35 @@ func New(pairs []Pair, strict bool) (*Store, error) {
 
 // GetCertificate is for tls.Config.GetCertificate.
 func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	idx := s.idx.Load()
-	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
-	cands := idx.lookup(name)
-	if cands == nil {
-		if name != "" && s.strict {
-			return nil, fmt.Errorf("certs: no certificate for %q", name)
-		}
-		cands = idx.fallback
+	if c := s.Match(hello); c != nil {
+		return c, nil
 	}
+	if hello.ServerName != "" && s.strict {
+		return nil, fmt.Errorf("certs: no certificate for %q", hello.ServerName)
+	}
+	cands := s.idx.Load().fallback
 	for _, c := range cands {
 		if hello.SupportsCertificate(c) == nil {
 			return c, nil
 		}
 	}
 	return cands[0], nil // the handshake fails with a clear alert on the client's side
+}
+
+// Match is the certificate for the client's SNI name, exact or wildcard,
+// that the client supports; nil when no certificate covers the name (or
+// the client sent none), where GetCertificate would use the default.
+func (s *Store) Match(hello *tls.ClientHelloInfo) *tls.Certificate {
+	cands := s.idx.Load().lookup(strings.TrimSuffix(strings.ToLower(hello.ServerName), "."))
+	for _, c := range cands {
+		if hello.SupportsCertificate(c) == nil {
+			return c
+		}
+	}
+	if len(cands) > 0 {
+		return cands[0] // the handshake fails with a clear alert on the client's side
+	}
+	return nil
 }
 
 func (x *index) lookup(name string) []*tls.Certificate {

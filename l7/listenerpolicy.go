@@ -1,0 +1,101 @@
+package l7
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/tls/mtls"
+)
+
+// ListenerPolicy is what a listener does to every request before (or
+// instead of) routing. Immutable once built.
+type ListenerPolicy struct {
+	SNIHostCheck bool   // on TLS: Host must be the SNI name, or 421
+	HSTS         string // Strict-Transport-Security value set on every response ("": none)
+
+	// RedirectStatus, when not 0, answers every request with a redirect to
+	// https on RedirectPort (ACME HTTP-01 challenges excepted).
+	RedirectStatus int
+	RedirectPort   int
+
+	// ClientCertHeader, when not "", carries the verified client
+	// certificate's identity upstream in ClientCertFields (XFCC format).
+	// A client-sent header of that name is always removed first.
+	ClientCertHeader string
+	ClientCertFields []string
+}
+
+// ListenerPolicies compiles the per-listener policies of cfg, by listener
+// name.
+func ListenerPolicies(cfg *configs.Config) map[string]*ListenerPolicy {
+	out := make(map[string]*ListenerPolicy, len(cfg.Listeners))
+	for _, l := range cfg.Listeners {
+		p := &ListenerPolicy{}
+		if t := l.TLS; t != nil {
+			p.SNIHostCheck = t.SNIHostCheck
+			if t.HSTS != nil {
+				p.HSTS = hstsValue(t.HSTS)
+			}
+			if ca := t.ClientAuth; ca != nil && ca.ForwardHeader != "" {
+				p.ClientCertHeader = http.CanonicalHeaderKey(ca.ForwardHeader)
+				p.ClientCertFields = ca.ForwardFields
+			}
+		}
+		if r := l.Redirect; r != nil {
+			p.RedirectStatus, p.RedirectPort = r.Status, r.Port
+		}
+		out[l.Name] = p
+	}
+	return out
+}
+
+func hstsValue(h *configs.HSTS) string {
+	v := "max-age=" + strconv.FormatInt(int64(h.MaxAge.D().Seconds()), 10)
+	if h.IncludeSubdomains {
+		v += "; includeSubDomains"
+	}
+	if h.Preload {
+		v += "; preload"
+	}
+	return v
+}
+
+// forwardClientCert replaces the client-cert header of r with the identity
+// of the connection's verified client certificate, if any.
+func (p *ListenerPolicy) forwardClientCert(r *http.Request, info *Info) {
+	delete(r.Header, p.ClientCertHeader)
+	if id, ok := mtls.FromState(r.TLS); ok {
+		info.ClientCert = id
+		r.Header[p.ClientCertHeader] = []string{id.XFCC(p.ClientCertFields)}
+	}
+}
+
+// acmeChallengePrefix is the path of ACME HTTP-01 challenges (RFC 8555
+// section 8.3).
+const acmeChallengePrefix = "/.well-known/acme-challenge/"
+
+// redirectHTTPS answers r with a redirect to the same URL over https.
+func (p *ListenerPolicy) redirectHTTPS(w http.ResponseWriter, r *http.Request) {
+	host := hostOnly(r.Host)
+	if host == "" {
+		WriteError(w, r, Errorf(http.StatusBadRequest, CodeBadRequest, "a request without a Host cannot be redirected to https"))
+		return
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p.RedirectPort != 443 {
+		host = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(p.RedirectPort))
+	}
+	target := "https://" + host + r.URL.RequestURI()
+	w.Header().Set("Location", target)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(p.RedirectStatus)
+	if r.Method != http.MethodHead {
+		fmt.Fprintf(w, "moved to %s\n", target)
+	}
+}
