@@ -110,8 +110,8 @@ type Info struct {
 	Status       int // set by handlers that answer outside the ResponseWriter (protocol upgrades)
 	Err          *Error
 	// ClientCert is the verified client certificate's identity, on a
-	// listener that forwards it (tls.client_auth.forward_header); nil
-	// otherwise. For policies and logs.
+	// listener with tls.client_auth; nil without one. For policies and
+	// the access log.
 	ClientCert *mtls.Identity
 }
 

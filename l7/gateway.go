@@ -118,8 +118,9 @@ func (g *Gateway) route(s *Snapshot, listener string, w *recorder, r *http.Reque
 			"this connection is for %s, not %s: open a new connection for it", r.TLS.ServerName, hostOnly(r.Host)))
 		return
 	}
-	if lp.ClientCertHeader != "" {
-		lp.forwardClientCert(r, info)
+	delete(r.Header, lp.ClientCertHeader)
+	if lp.ClientAuth {
+		lp.clientIdentity(r, info)
 	}
 	table := s.Tables[listener]
 	if table == nil {
@@ -193,6 +194,9 @@ func (g *Gateway) record(s *Snapshot, listener string, r *http.Request, rec *rec
 	if info.Err != nil {
 		attrs = append(attrs, slog.String("error", info.Err.Error()))
 	}
+	if id := info.ClientCert; id != nil {
+		attrs = append(attrs, slog.String("client_cert", id.Subject), slog.String("client_cert_sha256", id.FingerprintSHA256))
+	}
 	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
 
@@ -207,7 +211,7 @@ type recorder struct {
 }
 
 // noPolicy is the policy of a listener the snapshot does not know.
-var noPolicy ListenerPolicy
+var noPolicy = ListenerPolicy{ClientCertHeader: mtls.HeaderXFCC}
 
 func (rw *recorder) WriteHeader(code int) {
 	if rw.status == 0 || code < 200 && rw.status < 200 {

@@ -22,9 +22,12 @@ type ListenerPolicy struct {
 	RedirectStatus int
 	RedirectPort   int
 
-	// ClientCertHeader, when not "", carries the verified client
-	// certificate's identity upstream in ClientCertFields (XFCC format).
-	// A client-sent header of that name is always removed first.
+	// ClientAuth: the listener asks for client certificates, and a
+	// verified one's identity goes to Info.ClientCert for policies.
+	ClientAuth bool
+	// ClientCertHeader is removed from every request: clients never
+	// speak for a certificate. With ClientCertFields, it then carries the
+	// verified client certificate's identity upstream (XFCC format).
 	ClientCertHeader string
 	ClientCertFields []string
 }
@@ -34,15 +37,18 @@ type ListenerPolicy struct {
 func ListenerPolicies(cfg *configs.Config) map[string]*ListenerPolicy {
 	out := make(map[string]*ListenerPolicy, len(cfg.Listeners))
 	for _, l := range cfg.Listeners {
-		p := &ListenerPolicy{}
+		p := &ListenerPolicy{ClientCertHeader: mtls.HeaderXFCC}
 		if t := l.TLS; t != nil {
 			p.SNIHostCheck = t.SNIHostCheck
 			if t.HSTS != nil {
 				p.HSTS = hstsValue(t.HSTS)
 			}
-			if ca := t.ClientAuth; ca != nil && ca.ForwardHeader != "" {
-				p.ClientCertHeader = http.CanonicalHeaderKey(ca.ForwardHeader)
-				p.ClientCertFields = ca.ForwardFields
+			if ca := t.ClientAuth; ca != nil {
+				p.ClientAuth = true
+				if ca.ForwardHeader != "" {
+					p.ClientCertHeader = http.CanonicalHeaderKey(ca.ForwardHeader)
+					p.ClientCertFields = ca.ForwardFields
+				}
 			}
 		}
 		if r := l.Redirect; r != nil {
@@ -64,12 +70,16 @@ func hstsValue(h *configs.HSTS) string {
 	return v
 }
 
-// forwardClientCert replaces the client-cert header of r with the identity
-// of the connection's verified client certificate, if any.
-func (p *ListenerPolicy) forwardClientCert(r *http.Request, info *Info) {
-	delete(r.Header, p.ClientCertHeader)
-	if id, ok := mtls.FromState(r.TLS); ok {
-		info.ClientCert = id
+// clientIdentity notes the verified client certificate's identity, if
+// any, in info, and sets the client-cert header of r to it when the
+// listener forwards it.
+func (p *ListenerPolicy) clientIdentity(r *http.Request, info *Info) {
+	id, ok := mtls.FromState(r.TLS)
+	if !ok {
+		return
+	}
+	info.ClientCert = id
+	if len(p.ClientCertFields) > 0 {
 		r.Header[p.ClientCertHeader] = []string{id.XFCC(p.ClientCertFields)}
 	}
 }

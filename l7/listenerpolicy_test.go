@@ -255,3 +255,30 @@ func poolOf(ca *localca.CA) *x509.CertPool {
 	p.AddCert(ca.Cert)
 	return p
 }
+
+// A client-sent X-Forwarded-Client-Cert never reaches an upstream, on a
+// listener without client certificates too.
+func TestClientSentXFCCRemoved(t *testing.T) {
+	g := startTestGateway(t, `admin: {address: "off"}
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+routes:
+  - proxy: {upstream: app}
+upstreams:
+  app: {endpoints: [127.0.0.1:1]}
+`, gatewayOptions{})
+	req, _ := http.NewRequest("GET", g.URL+"/", nil)
+	req.Header.Set("X-Forwarded-Client-Cert", `Hash=00;Subject="CN=admin"`)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var e echoed
+	if err := json.NewDecoder(res.Body).Decode(&e); err != nil {
+		t.Fatal(err)
+	}
+	if v := e.Header.Values("X-Forwarded-Client-Cert"); len(v) != 0 {
+		t.Errorf("client-sent XFCC reached the upstream: %q", v)
+	}
+}

@@ -1,17 +1,13 @@
 package l7
 
 import (
-	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/bouncer-proxy/bouncer/l7/h3"
+	"github.com/bouncer-proxy/bouncer/listener"
 )
 
 // setupH3 opens the UDP socket of the listener's address and prepares the
@@ -22,7 +18,7 @@ func (s *Server) setupH3(addr net.Addr, tc *tls.Config, h http.Handler) error {
 	if !ok {
 		return fmt.Errorf("l7: listener %s: h3 needs a TCP address, not %v", s.Name, addr)
 	}
-	udp, err := listenUDP(tcp.String())
+	udp, err := listener.ListenUDP(tcp.String())
 	if err != nil {
 		return fmt.Errorf("l7: listener %s: h3: %w", s.Name, err)
 	}
@@ -47,17 +43,4 @@ func (s *Server) setupH3(addr net.Addr, tc *tls.Config, h http.Handler) error {
 	s.h1.Handler, s.h2.Handler = adv, adv
 	s.h3, s.udp = srv, udp
 	return nil
-}
-
-// listenUDP binds addr with SO_REUSEPORT, as the TCP sockets are, so a
-// changed listener's new server can bind while the old one drains.
-func listenUDP(addr string) (net.PacketConn, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		})
-		return errors.Join(err, serr)
-	}}
-	return lc.ListenPacket(context.Background(), "udp", addr)
 }

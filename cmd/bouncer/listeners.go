@@ -5,16 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l7"
-	"golang.org/x/sys/unix"
+	"github.com/bouncer-proxy/bouncer/listener"
 )
 
 // bindListeners prepares servers for new or changed listeners; unchanged
@@ -42,7 +39,7 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 		pk := portKey(lc)
 		p, ok := a.ports[pk]
 		if !ok {
-			ln, err := listen(lc.Address)
+			ln, err := listener.ListenTCP(lc.Address)
 			if err != nil {
 				closeAll(started)
 				a.closeUnusedPorts()
@@ -112,17 +109,6 @@ func listenerKey(lc configs.Listener) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func listen(addr string) (net.Listener, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		})
-		return errors.Join(err, serr)
-	}}
-	return lc.Listen(context.Background(), "tcp", addr)
 }
 
 func (a *App) serve(rs *runningServer) {
