@@ -99,3 +99,22 @@ routes:
 		t.Errorf("route on the mTLS listener only was refused: %v", err)
 	}
 }
+
+// On-demand issuance has one policy per process: listeners must agree.
+func TestOnDemandPoliciesAgree(t *testing.T) {
+	src := `admin: {address: "off"}
+listeners:
+  - {name: a, address: 127.0.0.1:0, protocols: [h2], tls: {acme: {on_demand: {allow: [a.test]}}}}
+  - {name: b, address: 127.0.0.1:0, protocols: [h2], tls: {acme: {on_demand: {allow: [a.test]}}}}
+  - {name: c, address: 127.0.0.1:0, protocols: [h2], tls: {acme: {on_demand: {allow: [c.test]}}}}
+routes:
+  - respond: {status: 200}
+`
+	_, err := Parse([]byte(src), "test.yaml")
+	if err == nil || !strings.Contains(err.Error(), "test.yaml:5: listeners[2].tls.acme.on_demand: differs from an earlier listener's") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), "listeners[1]") {
+		t.Errorf("an identical policy was refused: %v", err)
+	}
+}
