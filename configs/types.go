@@ -418,7 +418,25 @@ type ACME struct {
 	Challenges []string    `yaml:"challenges" default:"[http-01,tls-alpn-01]" enum:"http-01,tls-alpn-01" doc:"Challenge types offered to the CA. HTTP-01 is answered on Bouncer's plain listener on http_port (before routing); TLS-ALPN-01 by its TLS listener on tls_port."`
 	HTTPPort   int         `yaml:"http_port" default:"80" doc:"Port the CA connects to for HTTP-01 (where a listener without tls should be)."`
 	TLSPort    int         `yaml:"tls_port" default:"443" doc:"Port the CA connects to for TLS-ALPN-01 (where a listener with tls.acme should be)."`
+	DNS        *ACMEDNS    `yaml:"dns" doc:"Prove names with DNS-01 through a DNS server that accepts updates; the only way to get wildcard names. When set, it replaces the other challenges."`
 	Storage    ACMEStorage `yaml:"storage" doc:"Where accounts, certificates and locks are kept."`
+}
+
+// ACMEDNS is the DNS-01 setup: how challenge records are written, and
+// where their propagation is checked.
+type ACMEDNS struct {
+	RFC2136   *RFC2136 `yaml:"rfc2136" required:"true" doc:"Write the records with RFC 2136 dynamic updates signed with TSIG (BIND, Knot, PowerDNS and others accept them)."`
+	Resolvers []string `yaml:"resolvers" doc:"DNS servers (host:port) asked whether the records have propagated (default: the zone's authoritative servers)."`
+}
+
+// RFC2136 is a DNS server that accepts signed dynamic updates.
+type RFC2136 struct {
+	Server       string   `yaml:"server" required:"true" doc:"host:port of the primary DNS server of the zone."`
+	Zone         string   `yaml:"zone" doc:"The zone updated (default: found with an SOA query for each name)."`
+	KeyName      string   `yaml:"key_name" required:"true" doc:"TSIG key name."`
+	KeyAlgorithm string   `yaml:"key_algorithm" default:"hmac-sha256" enum:"hmac-sha256,hmac-sha512" doc:"TSIG algorithm."`
+	KeySecret    string   `yaml:"key_secret" required:"true" doc:"TSIG secret (base64)."`
+	Timeout      Duration `yaml:"timeout" default:"10s" doc:"Time for each exchange with the server."`
 }
 
 // EAB is an ACME external account binding.

@@ -3,6 +3,7 @@ package configs
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
@@ -88,8 +89,8 @@ func (v *validator) tlsACME(p string, a *TLSACME) {
 	for i, n := range a.Names {
 		if err := certName(n, true); err != nil {
 			v.sink.addf(fmt.Sprintf("%s.names[%d]", p, i), "%v", err)
-		} else if strings.HasPrefix(n, "*.") {
-			v.sink.addf(fmt.Sprintf("%s.names[%d]", p, i), "%q is a wildcard: only DNS-01 can prove it, and no DNS provider is configured", n)
+		} else if strings.HasPrefix(n, "*.") && v.c.ACME.DNS == nil {
+			v.sink.addf(fmt.Sprintf("%s.names[%d]", p, i), "%q is a wildcard: only DNS-01 can prove it; set acme.dns", n)
 		}
 	}
 	od := a.OnDemand
@@ -193,6 +194,17 @@ func (v *validator) acme() {
 	}{{"acme.http_port", a.HTTPPort}, {"acme.tls_port", a.TLSPort}} {
 		if k.port < 1 || k.port > 65535 {
 			v.sink.addf(k.key, "must be a port number (1 to 65535)")
+		}
+	}
+	if d := a.DNS; d != nil {
+		if r := d.RFC2136; r != nil {
+			v.hostPort("acme.dns.rfc2136.server", r.Server)
+			if _, err := base64.StdEncoding.DecodeString(r.KeySecret); err != nil || r.KeySecret == "" {
+				v.sink.addf("acme.dns.rfc2136.key_secret", "is not base64")
+			}
+		}
+		for i, r := range d.Resolvers {
+			v.hostPort(fmt.Sprintf("acme.dns.resolvers[%d]", i), r)
 		}
 	}
 	if r := a.Storage.Redis; r != nil {

@@ -3,8 +3,9 @@
 # It installs what the tests need when it is missing and says so:
 #   h2spec (HTTP/2 conformance suite), with `go install` into .bin/;
 #   node (checks the OpenAPI docs page's script), with apt-get when root;
-#   redis-server (shared certificate storage) and pebble (an ACME test CA),
-#   with apt-get when root. Tests start their own instances on loopback.
+#   redis-server (shared certificate storage), pebble (an ACME test CA) and
+#   bind9 (a DNS server for DNS-01), with apt-get when root. Tests start
+#   their own instances on loopback.
 # Needs Go 1.26 and access to the Go module proxy on the first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +28,10 @@ fi
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v pebble >/dev/null 2>&1 || need_apt+=(pebble)
+command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || need_apt+=(bind9)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "scripts/test.sh: installing ${need_apt[*]} (apt-get) for the Redis storage and ACME tests"
+    echo "scripts/test.sh: installing ${need_apt[*]} (apt-get) for the Redis storage, ACME and DNS-01 tests"
     apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${need_apt[@]}" >/dev/null ||
       { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${need_apt[@]}" >/dev/null; }
   else

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/tls/acme"
+	"github.com/bouncer-proxy/bouncer/tls/acme/rfc2136"
 	"github.com/bouncer-proxy/bouncer/tls/redisstore"
 )
 
@@ -43,7 +44,10 @@ func (a *App) prepareACME(cfg *configs.Config) error {
 	if err != nil {
 		return err
 	}
-	o := acmeOptions(cfg)
+	o, err := acmeOptions(cfg)
+	if err != nil {
+		return err
+	}
 	o.Storage, o.Logger = storage, a.log
 	if a.acme.mgr == nil {
 		o.Registerer = a.metrics.Registry
@@ -88,8 +92,9 @@ func (a *App) acmeStorage(cfg *configs.Config, dir string) (cur certmagic.Storag
 
 // acmeOptions maps the acme section and the listeners' tls.acme blocks
 // onto the manager's options: the names of every listener, and the one
-// on_demand policy (configs.Validate makes them agree).
-func acmeOptions(cfg *configs.Config) acme.Options {
+// on_demand policy (configs.Validate makes them agree), and the DNS-01
+// provider.
+func acmeOptions(cfg *configs.Config) (acme.Options, error) {
 	c := cfg.ACME
 	o := acme.Options{
 		CA: c.CA, Email: c.Email, CARootsFile: c.CARoots,
@@ -99,6 +104,17 @@ func acmeOptions(cfg *configs.Config) acme.Options {
 	}
 	if c.EAB != nil {
 		o.EAB = &acme.EAB{KeyID: c.EAB.KeyID, MACKey: c.EAB.MACKey}
+	}
+	if d := c.DNS; d != nil {
+		r := d.RFC2136
+		p, err := rfc2136.New(rfc2136.Options{
+			Server: r.Server, Zone: r.Zone, KeyName: r.KeyName, KeyAlgorithm: r.KeyAlgorithm,
+			KeySecret: r.KeySecret, Timeout: r.Timeout.D(),
+		})
+		if err != nil {
+			return o, cfg.Errorf("acme.dns.rfc2136", "%v", err)
+		}
+		o.DNSProvider, o.Resolvers = p, d.Resolvers
 	}
 	for _, l := range cfg.Listeners {
 		if l.TLS == nil || l.TLS.ACME == nil {
@@ -116,7 +132,7 @@ func acmeOptions(cfg *configs.Config) acme.Options {
 			}
 		}
 	}
-	return o
+	return o, nil
 }
 
 // startACME begins obtaining certificates once, after the first config's

@@ -146,3 +146,33 @@ func TestACMESharedRedisStorage(t *testing.T) {
 		t.Errorf("orders = %d with two instances sharing storage, want 1", n)
 	}
 }
+
+// TestACMEDNS01Wildcard: with acme.dns, Bouncer proves a wildcard name
+// through RFC 2136 updates to a real BIND server that Pebble resolves
+// through, and serves the wildcard certificate.
+func TestACMEDNS01Wildcard(t *testing.T) {
+	named := testsvc.StartNamed(t, "dns01.test")
+	pb := testsvc.StartPebble(t, testsvc.PebbleOptions{DNSServer: named.Addr})
+	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+server: {data_dir: %q}
+listeners:
+  - name: secure
+    address: 127.0.0.1:0
+    protocols: [http1, h2]
+    tls: {acme: {names: ["*.dns01.test"]}}
+routes:
+  - respond: {status: 200, body: "hello"}
+acme:
+  ca: %s
+  ca_roots: %q
+  dns:
+    rfc2136: {server: %q, key_name: %q, key_secret: %q}
+    resolvers: [%q]
+`, t.TempDir(), pb.Directory, pb.APIRootsFile, named.Addr, named.KeyName, named.KeySecret, named.Addr))
+	p := startBouncer(t, cfg)
+	leaf := waitCert(t, strings.TrimPrefix(p.url("secure"), "https://"), "x.dns01.test", pb.Roots(t))
+	if len(leaf.DNSNames) != 1 || leaf.DNSNames[0] != "*.dns01.test" {
+		t.Errorf("served names %v, want the wildcard", leaf.DNSNames)
+	}
+}

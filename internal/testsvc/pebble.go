@@ -36,6 +36,10 @@ type PebbleOptions struct {
 	// CertValidity is the lifetime of the certificates Pebble issues,
 	// in whole seconds (zero: Pebble's default of five years).
 	CertValidity time.Duration
+	// DNSServer, when set (host:port), is the DNS server Pebble resolves
+	// through instead of challtestsrv (which still runs), e.g. a named
+	// from StartNamed for DNS-01 against a real zone.
+	DNSServer string
 }
 
 // Pebble is a running Pebble ACME server with its mock DNS server,
@@ -104,7 +108,11 @@ func startPebbleProc(t testing.TB, bin, dir string, api certstest.Files, p *Pebb
 	p.Directory = "https://" + apiAddr + "/dir"
 	p.mgmt = "https://" + mgmtAddr
 	conf := pebbleConfig(t, dir, apiAddr, mgmtAddr, api, p, opts)
-	p.proc = Start(t, bin, []string{"-config", conf, "-dnsserver", p.DNSAddr}, []string{
+	dnsServer := p.DNSAddr
+	if opts.DNSServer != "" {
+		dnsServer = opts.DNSServer
+	}
+	p.proc = Start(t, bin, []string{"-config", conf, "-dnsserver", dnsServer}, []string{
 		"PEBBLE_VA_NOSLEEP=1",      // else each validation sleeps up to 15 s
 		"PEBBLE_WFE_NONCEREJECT=0", // else 5 % of good nonces are refused
 		"PEBBLE_AUTHZREUSE=0",      // else later orders may skip validation
