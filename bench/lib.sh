@@ -36,6 +36,7 @@ cleanup() {
 }
 
 port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
+udp_port_free() { ! ss -Hlun "sport = :$1" | grep -q .; }
 
 # wait_port polls until something accepts on 127.0.0.1:$1, for 10 s at most.
 wait_port() {

@@ -5,8 +5,9 @@
 # Knobs (environment):
 #   ROUNDS=5 DURATION=10 WARMUP=2           rounds, seconds measured / warmed
 #   TARGETS="direct nginx haproxy caddy bouncer"
-#   SCENARIOS="http1-small http1-4k h2-tls"
+#   SCENARIOS="http1-small http1-4k h2-tls tls-handshakes h3"
 #   NOISE_MAX=0.2 MAX_RETRY=2 REF=nginx     noise gate and reference
+#   REF_H3=caddy                            reference of the h3 scenario
 # Results go to bench/results/<UTC time>.md; the summary is printed at the end.
 set -euo pipefail
 
@@ -19,10 +20,11 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 TARGETS=${TARGETS:-direct nginx haproxy caddy bouncer}
-SCENARIOS=${SCENARIOS:-http1-small http1-4k h2-tls}
+SCENARIOS=${SCENARIOS:-http1-small http1-4k h2-tls tls-handshakes h3}
 NOISE_MAX=${NOISE_MAX:-0.2}
 MAX_RETRY=${MAX_RETRY:-2}
 REF=${REF:-nginx}
+REF_H3=${REF_H3:-caddy}
 PROXY_CPU=1 # every target, alone
 LOAD_CPU=0  # load generator and backend
 BACKEND_H1=18080
@@ -38,14 +40,22 @@ trap 'exit 130' INT TERM
 
 render() { sed "s|@RUN@|$RUN|g" "$BENCH/configs/$1" >"$RUN/$1"; }
 
-# start NAME H1PORT TLSPORT CMD...: starts a target pinned to the proxy core
-# and adds it to the harness's targets once both ports accept.
+# start NAME H1PORT TLSPORT H3 CMD...: starts a target pinned to the proxy
+# core and adds it to the harness's targets once both ports accept. H3 is
+# "h3" when the target serves HTTP/3 on the UDP side of TLSPORT, else "-".
 start() {
-	local name=$1 h1=$2 tls=$3
-	shift 3
+	local name=$1 h1=$2 tls=$3 h3=$4 h3arg=
+	shift 4
 	if ! port_free "$h1" || ! port_free "$tls"; then
 		note "$name: skipped: port $h1 or $tls is already in use"
 		return
+	fi
+	if [[ $h3 == h3 ]]; then
+		if ! udp_port_free "$tls"; then
+			note "$name: skipped: UDP port $tls is already in use"
+			return
+		fi
+		h3arg=",h3=127.0.0.1:$tls"
 	fi
 	taskset -c "$PROXY_CPU" "$@" >"$RUN/$name.log" 2>&1 &
 	local pid=$!
@@ -54,7 +64,7 @@ start() {
 		note "$name: skipped: did not start ($(tail -c 300 "$RUN/$name.log" | tr '\n' ' '))"
 		return
 	fi
-	ARGS+=(-target "$name,pid=$pid,h1=127.0.0.1:$h1,tls=127.0.0.1:$tls")
+	ARGS+=(-target "$name,pid=$pid,h1=127.0.0.1:$h1,tls=127.0.0.1:$tls$h3arg")
 }
 
 if ! port_free "$BACKEND_H1" || ! port_free "$BACKEND_TLS"; then
@@ -76,11 +86,11 @@ for t in ${TARGETS//,/ }; do
 	direct) ARGS+=(-target "direct,pid=0,h1=127.0.0.1:$BACKEND_H1,tls=127.0.0.1:$BACKEND_TLS") ;;
 	nginx)
 		render nginx.conf
-		start nginx 18111 18112 nginx -p "$RUN/" -e "$RUN/nginx-error.log" -c "$RUN/nginx.conf"
+		start nginx 18111 18112 - nginx -p "$RUN/" -e "$RUN/nginx-error.log" -c "$RUN/nginx.conf"
 		;;
 	haproxy)
 		render haproxy.cfg
-		start haproxy 18121 18122 haproxy -db -f "$RUN/haproxy.cfg"
+		start haproxy 18121 18122 - haproxy -db -f "$RUN/haproxy.cfg"
 		;;
 	caddy)
 		if [[ ! -x $BIN/caddy ]]; then
@@ -88,7 +98,7 @@ for t in ${TARGETS//,/ }; do
 			continue
 		fi
 		render caddy.json
-		start caddy 18131 18132 env GOMAXPROCS=1 XDG_DATA_HOME="$RUN/caddy-data" \
+		start caddy 18131 18132 h3 env GOMAXPROCS=1 XDG_DATA_HOME="$RUN/caddy-data" \
 			XDG_CONFIG_HOME="$RUN/caddy-config" "$BIN/caddy" run --config "$RUN/caddy.json"
 		;;
 	bouncer)
@@ -97,7 +107,7 @@ for t in ${TARGETS//,/ }; do
 			continue
 		fi
 		render bouncer.yaml
-		start bouncer 18181 18182 env GOMAXPROCS=1 "$BIN/bouncer" run -config "$RUN/bouncer.yaml"
+		start bouncer 18181 18182 h3 env GOMAXPROCS=1 "$BIN/bouncer" run -config "$RUN/bouncer.yaml"
 		;;
 	*) note "$t: skipped: unknown target" ;;
 	esac
@@ -112,12 +122,13 @@ done
 	echo "- nginx: $(nginx -v 2>&1 | sed 's/.*: //'); haproxy: $(haproxy -v | head -1 | awk '{print $3}')"
 	echo "- caddy: $([[ -x $BIN/caddy ]] && "$BIN/caddy" version | awk '{print $1}' || echo none); $(go version | awk '{print $3}')"
 	echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}'); h2load: $(h2load --version | awk '{print $2}')"
+	echo "- tlsload, h3load: bench/loadgen (quic-go $(cd "$ROOT" && go list -m -f '{{.Version}}' github.com/quic-go/quic-go))"
 	echo "- pinning: targets on CPU $PROXY_CPU, load generator + backend on CPU $LOAD_CPU"
 } >"$RUN/meta.md"
 
 OUT=$RESULTS/$(date -u +%Y%m%d-%H%M%S).md
 GOMAXPROCS=1 taskset -c "$LOAD_CPU" "$BIN/harness" "${ARGS[@]}" \
 	-scenarios "${SCENARIOS// /,}" -rounds "$ROUNDS" -duration "${DURATION}s" -warmup "${WARMUP}s" \
-	-noise-max "$NOISE_MAX" -max-retry "$MAX_RETRY" -ref "$REF" \
+	-noise-max "$NOISE_MAX" -max-retry "$MAX_RETRY" -ref "$REF" -ref-h3 "$REF_H3" \
 	-proxy-cpu "$PROXY_CPU" -load-cpu "$LOAD_CPU" -backend-pid "$BACKEND_PID" \
 	-ca "$RUN/cert.pem" -meta "$RUN/meta.md" -out "$OUT"

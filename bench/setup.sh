@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/setup.sh: installs the load generators and peers (Debian packages),
-# builds the backend, the harness, Caddy and Bouncer into bench/.bin/, and
-# makes the ECDSA P-256 certificate every TLS listener serves, in bench/.run/.
+# builds the backend, the harness, the Go load generators (tlsload, h3load),
+# Caddy and Bouncer into bench/.bin/, and makes the ECDSA P-256 certificate
+# every TLS listener serves, in bench/.run/.
 # bench/run.sh calls it; it is safe to run again (it only redoes what is
 # missing or stale, except Bouncer, which is rebuilt every time).
 set -euo pipefail
@@ -17,8 +18,9 @@ mkdir -p "$BIN" "$RUN"
 . "$BENCH/lib.sh"
 apt_need nginx=nginx-light haproxy=haproxy wrk=wrk h2load=nghttp2-client taskset=util-linux openssl=openssl
 
-echo "setup: building backend and harness" >&2
-(cd "$ROOT" && go build -o "$BIN/backend" ./bench/backend && go build -o "$BIN/harness" ./bench/harness)
+echo "setup: building backend, harness and the Go load generators" >&2
+(cd "$ROOT" && go build -o "$BIN/backend" ./bench/backend && go build -o "$BIN/harness" ./bench/harness &&
+	go build -o "$BIN/tlsload" ./bench/loadgen/tlsload && go build -o "$BIN/h3load" ./bench/loadgen/h3load)
 
 # Caddy: its own module in bench/caddy (pinned in its go.mod); rebuilt when
 # that module changes. A failed build only skips the caddy target.

@@ -12,6 +12,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 
 	"github.com/bouncer-proxy/bouncer/bench/internal/harness"
 )
@@ -23,18 +26,24 @@ func parseFlags(args []string) (harness.Plan, error) {
 	var p harness.Plan
 	var caFile string
 	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
-	p.Register(fs, "name,pid=N,h1=host:port,tls=host:port (repeat; order is the rotation's start)")
-	scens := fs.String("scenarios", "http1-small,http1-4k,h2-tls", "scenarios to run, comma separated")
+	p.Register(fs, "name,pid=N,h1=host:port,tls=host:port[,h3=host:port] (repeat; order is the rotation's start)")
+	scens := fs.String("scenarios", "http1-small,http1-4k,h2-tls,tls-handshakes,h3", "scenarios to run, comma separated")
 	fs.StringVar(&caFile, "ca", "", "certificate the TLS listeners serve")
 	ref := fs.String("ref", "nginx", "reference target of the ratios")
+	refH3 := fs.String("ref-h3", "caddy", "reference target of the h3 scenario")
+	genDir := fs.String("loadgen-dir", "", "directory of tlsload and h3load (default: this command's)")
 	if err := fs.Parse(args); err != nil {
 		return p, err
 	}
 	var err error
-	if p.Targets, err = p.ParseTargets("h1", "tls"); err != nil {
+	if p.Targets, err = p.ParseTargets(keyH1, keyTLS, keyH3); err != nil {
 		return p, err
 	}
+	p.Targets = append(p.Targets, derivedH2(p.Targets)...)
 	if p.Scenarios, err = pickScenarios(*scens); err != nil {
+		return p, err
+	}
+	if p.Scenarios, err = locateGens(p.Scenarios, *genDir); err != nil {
 		return p, err
 	}
 	if p.Out == "" {
@@ -42,11 +51,15 @@ func parseFlags(args []string) (harness.Plan, error) {
 	}
 	p.Checker = checker{caFile: caFile}
 	p.Refs = map[string]string{}
-	for _, s := range scenarios {
-		p.Refs[s.Name] = *ref
-	}
 	p.RefKnob = "ref=" + *ref
-	p.Opt.Widths = [2]int{12, 8}
+	for _, s := range p.Scenarios {
+		p.Refs[s.Name] = *ref
+		if s.Name == "h3" {
+			p.Refs[s.Name] = *refH3
+			p.RefKnob = "ref=" + *ref + " ref_h3=" + *refH3
+		}
+	}
+	p.Opt.Widths = [2]int{14, 10}
 	return p, nil
 }
 
@@ -59,6 +72,25 @@ func pickScenarios(list string) ([]harness.Scenario, error) {
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no scenario")
+	}
+	return out, nil
+}
+
+// locateGens gives each scenario of a Go load generator the path of its
+// binary in dir, by default the directory of this command (bench/.bin).
+func locateGens(scens []harness.Scenario, dir string) ([]harness.Scenario, error) {
+	if dir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("loadgen dir: %w", err)
+		}
+		dir = filepath.Dir(exe)
+	}
+	out := slices.Clone(scens)
+	for i := range out {
+		if out[i].Gen != "" {
+			out[i].Gen = filepath.Join(dir, out[i].Gen)
+		}
 	}
 	return out, nil
 }

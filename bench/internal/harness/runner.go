@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -75,7 +76,8 @@ type Runner struct {
 func NewRunner(opt Options, targets []Target, c Checker, log io.Writer) *Runner {
 	r := &Runner{opt: opt, targets: targets, checker: c, log: log}
 	for _, t := range targets {
-		if t.PID > 0 {
+		// Two targets may be one process (X and X/h2): count it once.
+		if t.PID > 0 && !slices.Contains(r.pids, t.PID) {
 			r.pids = append(r.pids, t.PID)
 		}
 	}

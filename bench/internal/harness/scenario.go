@@ -60,32 +60,37 @@ type Scenario struct {
 	Listener string   // key of the target's listener it loads (Target.Addrs)
 	H2load   bool     // h2load, 4 connections x 32 streams; else wrk, 1 thread, 50 connections
 	Ghz      bool     // ghz, 4 connections x 128 workers, calling the gRPC method Path names
+	Gen      string   // path of a Go load generator of bench/loadgen (output: see ParseGoLoad)
 	Scheme   string   // of the URL: "https" (h2 over TLS) or "http" (HTTP/1.1, or h2c with h2load)
 	Method   string   // of the request, for the command's check
 	Path     string   // requested path
 	Size     int      // body size the command's check expects, if it checks one
 	Args     []string // more load generator flags, put before the URL
-	Latency  string   // name of the latency figure: p99_ms (wrk, ghz) or mean_ms (h2load)
+	Latency  string   // name of the latency figure: p99_ms (wrk, ghz) or mean_ms (h2load); a Go generator has both
 }
 
 // Addr is t's listener for s, or "" when it has none.
 func (s Scenario) Addr(t Target) string { return t.Addrs[s.Listener] }
 
 // PickScenarios returns the scenarios of all named in list (comma or space
-// separated), in the order of all, and the names it does not know.
+// separated), in the order of all, and the names it does not know. Several
+// scenarios of all may share a name (variants whose jobs make one table,
+// such as h3 and its h2 rows); a name picks them all.
 func PickScenarios(all []Scenario, list string) (picked []Scenario, unknown []string) {
 	want := make(map[string]bool)
 	for _, n := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
-		want[n] = true
+		want[n] = false
 	}
 	for _, s := range all {
-		if want[s.Name] {
+		if _, ok := want[s.Name]; ok {
 			picked = append(picked, s)
-			delete(want, s.Name)
+			want[s.Name] = true
 		}
 	}
-	for n := range want {
-		unknown = append(unknown, n)
+	for n, found := range want {
+		if !found {
+			unknown = append(unknown, n)
+		}
 	}
 	return picked, unknown
 }
@@ -98,6 +103,11 @@ func (s Scenario) command(addr string, d time.Duration, core int) []string {
 	switch {
 	case s.Ghz:
 		return append(append(append(argv, s.ghzFlags(secs)...), s.Args...), addr)
+	case s.Gen != "":
+		// One Go thread, like wrk -t1 and h2load -t1.
+		argv = append(argv, "env", "GOMAXPROCS=1", s.Gen, "-d", d.String(), "-path", s.Path,
+			"-size", strconv.Itoa(s.Size))
+		return append(append(argv, s.Args...), addr)
 	case s.H2load:
 		argv = append(argv, "h2load", "-t1", "-c4", "-m32", "-D", secs)
 	default:
@@ -122,7 +132,8 @@ func (s Scenario) ghzFlags(secs string) []string {
 }
 
 // runLoad runs the load generator for d and parses what it prints (see
-// ParseWrk and ParseH2load for successOnly; ghz counts only status OK). The run is bounded: it is
+// ParseWrk and ParseH2load for successOnly; ghz and the Go generators count
+// only successes). The run is bounded: it is
 // killed if it lasts 30 s longer than asked.
 func (s Scenario) runLoad(ctx context.Context, addr string, d time.Duration, core int, successOnly bool) (LoadResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
@@ -137,6 +148,8 @@ func (s Scenario) runLoad(ctx context.Context, addr string, d time.Duration, cor
 	switch {
 	case s.Ghz:
 		r, err = ParseGhz(string(out))
+	case s.Gen != "":
+		r, err = ParseGoLoad(string(out), s.Latency)
 	case !s.H2load:
 		r, err = ParseWrk(string(out), successOnly)
 	case s.Scheme == "https":
