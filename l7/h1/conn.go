@@ -24,6 +24,8 @@ const maxDrain = 256 << 10
 var (
 	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
 	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufSize) }}
+	// bodyPool holds the buffers a response collects a small body in.
+	bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, bufSize); return &b }}
 )
 
 // conn is one served connection. Its fields are used by its own goroutine
@@ -97,6 +99,11 @@ func (c *conn) close() {
 	c.bw.Reset(nil)
 	writerPool.Put(c.bw)
 	c.res.header = nil
+	if b := c.res.buf; b != nil {
+		b = b[:0]
+		bodyPool.Put(&b)
+		c.res.buf = nil
+	}
 }
 
 // readRequest waits for the next request and reads its head. The wait for

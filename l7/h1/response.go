@@ -51,7 +51,7 @@ func (w *response) reset(req *http.Request) {
 		clear(w.header)
 	}
 	if w.buf == nil {
-		w.buf = make([]byte, 0, bufSize)
+		w.buf = *bodyPool.Get().(*[]byte) // back to the pool when the connection closes
 	}
 	*w = response{c: w.c, req: req, header: w.header, buf: w.buf[:0], clen: -1,
 		closeAfter: req.Close, isHead: req.Method == http.MethodHead}
