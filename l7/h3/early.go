@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/binary"
+	"encoding/json"
 	"net/http"
 
 	"github.com/quic-go/quic-go/http3"
@@ -27,7 +28,14 @@ func guardEarlyData(next http.Handler) http.Handler {
 			r.Header.Set("Early-Data", "1")
 			next.ServeHTTP(w, r)
 		default:
-			http.Error(w, "request sent in early data; retry after the handshake", http.StatusTooEarly)
+			// The gateway's error shape (package l7 renders the others).
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(http.StatusTooEarly)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
+				"status": http.StatusTooEarly, "code": "TOO_EARLY",
+				"message": r.Method + " sent in 0-RTT early data, which can be replayed: send it again after the handshake",
+			}})
 		}
 	})
 }
