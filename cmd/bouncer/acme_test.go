@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,7 +78,8 @@ func TestACMEWithPebble(t *testing.T) {
 			pb := testsvc.StartPebble(t, testsvc.PebbleOptions{})
 			cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
 			httpAddr, tlsAddr := loopbackPort(pb.HTTPPort), loopbackPort(pb.TLSPort)
-			writeFile(t, cfg, acmeConfig(t, pb, httpAddr, tlsAddr, challenge, ""))
+			text := acmeConfig(t, pb, httpAddr, tlsAddr, challenge, "")
+			writeFile(t, cfg, text)
 			p := startBouncer(t, cfg)
 			roots := pb.Roots(t)
 			leaf := waitCert(t, tlsAddr, "a.example.test", roots)
@@ -104,6 +106,11 @@ func TestACMEWithPebble(t *testing.T) {
 			if n := pb.Orders(); n != 2 {
 				t.Errorf("orders = %d, want 2 (the managed and the allowed name)", n)
 			}
+
+			// A reload that adds a name: the kept manager obtains it.
+			writeFile(t, cfg, strings.Replace(text, "names: [a.example.test]", "names: [a.example.test, b.example.test]", 1))
+			p.signal(syscall.SIGHUP)
+			waitCert(t, tlsAddr, "b.example.test", roots)
 
 			c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			res, err := c.Get("http://" + httpAddr + "/page?q=1")
