@@ -368,6 +368,9 @@ type HashOn struct {
 
 // HealthCheck is an active HTTP health check.
 type HealthCheck struct {
+	Type               string   `yaml:"type" default:"http" enum:"http,tcp" doc:"http: GET path and judge the status; tcp: connect (and handshake, with tls), write the send bytes, and look for the expect bytes in the reply."`
+	Send               string   `yaml:"send" doc:"type tcp: bytes written after connecting, such as \"PING\\r\\n\" for Redis (empty: connect only)."`
+	Expect             string   `yaml:"expect" doc:"type tcp: the reply must contain these bytes, such as \"+PONG\" (empty: connecting is enough)."`
 	Path               string   `yaml:"path" default:"/" doc:"Path requested with GET."`
 	Host               string   `yaml:"host" doc:"Host header sent (default: the endpoint address)."`
 	Interval           Duration `yaml:"interval" default:"5s" doc:"Time between checks of one endpoint."`

@@ -93,6 +93,9 @@ func (v *validator) health(p string, h *HealthCheck) {
 	if !strings.HasPrefix(h.Path, "/") {
 		v.sink.addf(p+".path", "must start with /")
 	}
+	if h.Type != "tcp" && (h.Send != "" || h.Expect != "") {
+		v.sink.addf(p+".type", "send and expect are for type tcp checks")
+	}
 	if h.Interval <= 0 {
 		v.sink.addf(p+".interval", "must be more than 0")
 	}

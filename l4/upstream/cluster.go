@@ -3,6 +3,7 @@ package upstream
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -35,6 +36,7 @@ type Cluster struct {
 	entries []entry
 	refresh time.Duration
 	client  *http.Client // for health checks
+	tcpTLS  *tls.Config  // for tcp health checks of a TLS upstream
 	limits  limits
 
 	snap atomic.Pointer[snapshot]
@@ -86,6 +88,11 @@ func newCluster(r *Registry, name string, cfg configs.Upstream) (*Cluster, error
 	if hp != nil {
 		if c.client, err = r.healthClient(cfg.TLS, entries); err != nil {
 			return nil, err
+		}
+		if hp.tcp && cfg.TLS != nil {
+			if c.tcpTLS, err = healthTLS(cfg.TLS, entries); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return c, nil

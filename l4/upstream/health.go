@@ -34,6 +34,8 @@ const (
 // start, and an endpoint that is dead from the beginning is found by the
 // first check.
 type healthPolicy struct {
+	tcp               bool   // connect (and send/expect) instead of an HTTP GET
+	send, expect      []byte // tcp only
 	path, host        string
 	interval, timeout time.Duration
 	statuses          []statusRange
@@ -49,6 +51,7 @@ func newHealthPolicy(hc *configs.HealthCheck) (*healthPolicy, error) {
 		return nil, nil
 	}
 	p := &healthPolicy{
+		tcp: hc.Type == "tcp", send: []byte(hc.Send), expect: []byte(hc.Expect),
 		path: hc.Path, host: hc.Host, interval: hc.Interval.D(), timeout: hc.Timeout.D(),
 		rise: hc.HealthyThreshold, fall: hc.UnhealthyThreshold,
 	}
@@ -137,6 +140,9 @@ func (c *Cluster) checkAll(ctx context.Context) {
 func (c *Cluster) probe(ctx context.Context, m member) error {
 	ctx, cancel := context.WithTimeout(ctx, c.health.timeout)
 	defer cancel()
+	if c.health.tcp {
+		return c.probeTCP(ctx, m)
+	}
 	scheme := "http"
 	if c.cfg.TLS != nil {
 		scheme = "https"
