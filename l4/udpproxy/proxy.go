@@ -1,0 +1,210 @@
+// Package udpproxy relays UDP datagrams between clients and upstreams with
+// one session per client address.
+package udpproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultIdleTimeout = 30 * time.Second
+	DefaultBufferSize  = 64 << 10 // holds the largest UDP payload (65,507 bytes over IPv4)
+)
+
+// Options tune a Proxy.
+type Options struct {
+	// IdleTimeout ends a session after this long without a datagram either
+	// way (default 30 s).
+	IdleTimeout time.Duration
+	// MaxSessions caps the live sessions; datagrams from new clients over
+	// the cap are dropped and counted (0: no cap).
+	MaxSessions int
+	// BufferSize is the largest datagram relayed; longer ones are truncated
+	// by the kernel (default 64 KiB). Each session holds one such buffer.
+	BufferSize int
+}
+
+// Pick chooses the upstream address ("host:port", best an IP literal: a
+// name is resolved on the Serve goroutine) for a new session. It is the
+// caller's balancer; it must not block. client is the datagram's source
+// with any IPv4-in-IPv6 mapping removed.
+type Pick func(client netip.AddrPort) (upstream string, err error)
+
+// Stats counts what a Proxy did.
+type Stats struct {
+	Sessions int   // live now
+	Opened   int64 // sessions opened since New
+	OverCap  int64 // datagrams dropped because MaxSessions was reached
+	Failed   int64 // datagrams lost to a failed pick, dial or write
+}
+
+// Proxy relays datagrams arriving on one socket. A client's first datagram
+// opens a session: a UDP socket connected to the upstream Pick chose. The
+// client's datagrams go out on it, and the upstream's replies come back on
+// it and are sent to the client from the listening socket, so the client
+// sees replies from the address it sent to.
+type Proxy struct {
+	conn   net.PacketConn
+	udp    *net.UDPConn // conn, when it is one: reads and writes without allocations
+	pick   Pick
+	o      Options
+	dialer net.Dialer
+
+	mu       sync.Mutex
+	sessions map[netip.AddrPort]*session
+	wg       sync.WaitGroup // reply goroutines
+
+	opened, overCap, failed atomic.Int64
+}
+
+// New returns a Proxy reading conn. The caller keeps ownership of conn:
+// the Proxy never closes it.
+func New(conn net.PacketConn, pick Pick, o Options) *Proxy {
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	p := &Proxy{conn: conn, pick: pick, o: o, sessions: make(map[netip.AddrPort]*session)}
+	p.udp, _ = conn.(*net.UDPConn)
+	return p
+}
+
+// Serve relays datagrams until ctx ends (it returns nil) or reading conn
+// fails, for instance because it was closed (it returns that error). It
+// blocks, and is called once. Before returning it ends every session and
+// waits for their goroutines. To stop, it sets a past read deadline on conn.
+func (p *Proxy) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { _ = p.conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	defer p.closeAll()
+	buf := make([]byte, p.o.BufferSize)
+	for {
+		n, client, err := p.read(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("udpproxy: read: %w", err)
+		}
+		if !client.IsValid() {
+			p.failed.Add(1)
+			continue
+		}
+		s := p.session(ctx, client)
+		if s == nil {
+			continue
+		}
+		if _, err := s.up.Write(buf[:n]); err != nil {
+			p.failed.Add(1)
+		}
+	}
+}
+
+// Sessions returns the number of live sessions.
+func (p *Proxy) Sessions() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sessions)
+}
+
+// Stats returns the counters; safe from any goroutine.
+func (p *Proxy) Stats() Stats {
+	return Stats{
+		Sessions: p.Sessions(),
+		Opened:   p.opened.Load(),
+		OverCap:  p.overCap.Load(),
+		Failed:   p.failed.Load(),
+	}
+}
+
+// read returns one datagram and its source; an invalid source means an
+// address this package cannot reply to.
+func (p *Proxy) read(buf []byte) (int, netip.AddrPort, error) {
+	if p.udp != nil {
+		return p.udp.ReadFromUDPAddrPort(buf)
+	}
+	n, addr, err := p.conn.ReadFrom(buf)
+	if err != nil {
+		return n, netip.AddrPort{}, err
+	}
+	if ua, ok := addr.(*net.UDPAddr); ok {
+		return n, ua.AddrPort(), nil
+	}
+	ap, _ := netip.ParseAddrPort(addr.String())
+	return n, ap, nil
+}
+
+// session returns client's session, opening one if needed, or nil when the
+// datagram is to be dropped. Only Serve's goroutine opens sessions, so the
+// cap checked under the lock still holds when the new one is added.
+func (p *Proxy) session(ctx context.Context, client netip.AddrPort) *session {
+	p.mu.Lock()
+	s, ok := p.sessions[client]
+	if ok {
+		s.touch() // under mu: see expire
+	}
+	full := p.o.MaxSessions > 0 && len(p.sessions) >= p.o.MaxSessions
+	p.mu.Unlock()
+	switch {
+	case ok:
+		return s
+	case full:
+		p.overCap.Add(1)
+		return nil
+	}
+	s, err := p.open(ctx, client)
+	if err != nil {
+		p.failed.Add(1)
+		return nil
+	}
+	p.mu.Lock()
+	p.sessions[client] = s
+	p.mu.Unlock()
+	p.opened.Add(1)
+	p.wg.Go(func() { p.relayReplies(s) })
+	return s
+}
+
+// open picks an upstream for client and connects a socket to it.
+func (p *Proxy) open(ctx context.Context, client netip.AddrPort) (*session, error) {
+	upstream, err := p.pick(netip.AddrPortFrom(client.Addr().Unmap(), client.Port()))
+	if err != nil {
+		return nil, fmt.Errorf("udpproxy: pick for %s: %w", client, err)
+	}
+	c, err := p.dialer.DialContext(ctx, "udp", upstream)
+	if err != nil {
+		return nil, fmt.Errorf("udpproxy: dial %s: %w", upstream, err)
+	}
+	up, ok := c.(*net.UDPConn)
+	if !ok {
+		_ = c.Close()
+		return nil, errNotUDP
+	}
+	s := &session{client: client, clientAddr: net.UDPAddrFromAddrPort(client), up: up}
+	s.touch()
+	return s, nil
+}
+
+var errNotUDP = errors.New("udpproxy: dial did not return a UDP socket")
+
+// closeAll ends every session and waits for their goroutines.
+func (p *Proxy) closeAll() {
+	p.mu.Lock()
+	all := p.sessions
+	p.sessions = make(map[netip.AddrPort]*session)
+	p.mu.Unlock()
+	for _, s := range all {
+		_ = s.up.Close()
+	}
+	p.wg.Wait()
+}
