@@ -49,6 +49,8 @@ func keyRules(t reflect.Type) []keyRule {
 	switch t {
 	case reflect.TypeFor[Route]():
 		return []keyRule{{exactlyOne, []string{"proxy", "transcode", "redirect", "respond"}}}
+	case reflect.TypeFor[L4Route]():
+		return []keyRule{{exactlyOne, []string{"tcp", "passthrough", "terminate", "udp"}}}
 	case reflect.TypeFor[HTTPBinding]():
 		return []keyRule{{exactlyOne, []string{"get", "put", "post", "delete", "patch", "custom"}}}
 	case reflect.TypeFor[Match]():
@@ -58,7 +60,7 @@ func keyRules(t reflect.Type) []keyRule {
 	case reflect.TypeFor[Rewrite]():
 		return []keyRule{{exactlyOne, []string{"strip_prefix", "path", "regex"}}}
 	case reflect.TypeFor[HashOn]():
-		return []keyRule{{exactlyOne, []string{"header", "cookie", "client_ip"}}}
+		return []keyRule{{exactlyOne, []string{"header", "cookie", "client_ip", "sni"}}}
 	case reflect.TypeFor[RedirectAction]():
 		return []keyRule{{urlOrFields, []string{"url", "scheme", "host", "path"}}}
 	case reflect.TypeFor[ListenerTLS]():

@@ -15,6 +15,7 @@ type Config struct {
 	Server    Server              `yaml:"server" doc:"Settings shared by every listener."`
 	Listeners []Listener          `yaml:"listeners" doc:"Sockets Bouncer accepts connections on."`
 	Routes    []Route             `yaml:"routes" doc:"HTTP routes; the most specific match wins (see docs/config.md#routing)."`
+	L4Routes  []L4Route           `yaml:"l4_routes" doc:"TCP and UDP routes, chosen per connection after one peek (server name, ALPN, port, client address); the most specific match wins."`
 	Upstreams map[string]Upstream `yaml:"upstreams" doc:"Named groups of backend endpoints, referenced by routes."`
 	ACME      ACME                `yaml:"acme" doc:"How automatic certificates are obtained (for listeners whose tls has acme): the ACME CA, account and storage."`
 
@@ -52,13 +53,63 @@ type Server struct {
 
 // Listener is one socket.
 type Listener struct {
-	Name      string         `yaml:"name" required:"true" doc:"Unique name, used by routes' listeners list and in metrics."`
-	Address   string         `yaml:"address" required:"true" doc:"host:port to listen on; port 0 picks a free port."`
-	Protocols []string       `yaml:"protocols" default:"[http1,h2c]" enum:"http1,h2c,h2,h3" doc:"Protocols served: http1 and h2c on plain TCP; http1, h2 and h3 with tls (h3 is HTTP/3 over QUIC on the UDP port of the same address)."`
-	TLS       *ListenerTLS   `yaml:"tls" doc:"Serve TLS (ALPN picks h2 or http/1.1) with static certificates, automatic ones (acme) or a local CA's."`
-	HTTP3     HTTP3          `yaml:"http3" doc:"HTTP/3 settings, for a listener whose protocols include h3."`
-	Redirect  *HTTPSRedirect `yaml:"redirect_https" doc:"On a listener without tls: answer every request with a redirect to https (except ACME HTTP-01 challenges, which are answered first)."`
-	Limits    ListenerLimits `yaml:"limits" doc:"Per-listener limits and timeouts."`
+	Name          string           `yaml:"name" required:"true" doc:"Unique name, used by routes' listeners list and in metrics."`
+	Address       string           `yaml:"address" required:"true" doc:"host:port to listen on; port 0 picks a free port."`
+	Protocols     []string         `yaml:"protocols" default:"[http1,h2c]" enum:"http1,h2c,h2,h3,tcp,udp" doc:"Protocols served: http1 and h2c on plain TCP; http1, h2 and h3 with tls (h3 is HTTP/3 over QUIC on the UDP port of the same address); tcp: l4_routes on this port, beside HTTP when listed with it (a peek tells them apart); udp: l4_routes with udp actions on the UDP port."`
+	ProxyProtocol *ProxyProtocolIn `yaml:"proxy_protocol" doc:"Accept a PROXY protocol header (v1 or v2) from trusted peers; the client address it carries is used by L4 and HTTP alike."`
+	L4            ListenerL4       `yaml:"l4" doc:"How TCP connections are inspected and limited before routing."`
+	TLS           *ListenerTLS     `yaml:"tls" doc:"Serve TLS (ALPN picks h2 or http/1.1) with static certificates, automatic ones (acme) or a local CA's."`
+	HTTP3         HTTP3            `yaml:"http3" doc:"HTTP/3 settings, for a listener whose protocols include h3."`
+	Redirect      *HTTPSRedirect   `yaml:"redirect_https" doc:"On a listener without tls: answer every request with a redirect to https (except ACME HTTP-01 challenges, which are answered first)."`
+	Limits        ListenerLimits   `yaml:"limits" doc:"Per-listener limits and timeouts."`
+}
+
+// ProxyProtocolIn is how a listener receives PROXY protocol headers.
+type ProxyProtocolIn struct {
+	Trusted []string `yaml:"trusted" required:"true" doc:"CIDRs (or IPs) of the load balancers that send a header; from anyone else a header is a spoofing attempt and the connection is closed."`
+	Policy  string   `yaml:"policy" default:"use" enum:"require,use,ignore,reject" doc:"For trusted peers: require a header (close without), use one when present, ignore it (read and drop), or reject connections that send one."`
+	Timeout Duration `yaml:"timeout" default:"3s" doc:"Time a trusted peer has to send its header."`
+}
+
+// ListenerL4 tunes the peek and the per-client limits of TCP connections.
+type ListenerL4 struct {
+	PeekTimeout  Duration `yaml:"peek_timeout" default:"5s" doc:"Time a client has to send enough (a TLS ClientHello, an HTTP request line) for routing; silent ones are closed then. Routes by port alone need no peek."`
+	PeekMaxBytes Size     `yaml:"peek_max_bytes" default:"16KiB" doc:"Largest ClientHello read for routing."`
+	MaxPerIP     int      `yaml:"max_connections_per_ip" default:"0" doc:"Connections one client address may hold at once (0: no limit)."`
+	RatePerIP    int      `yaml:"connection_rate_per_ip" default:"0" doc:"New connections per second one client address may open (0: no limit)."`
+	BurstPerIP   int      `yaml:"connection_burst_per_ip" default:"0" doc:"Connections a client may open at once before connection_rate_per_ip applies (0: the rate)."`
+	UDPSessions  int      `yaml:"max_udp_sessions" default:"10000" doc:"UDP sessions (client addresses) served at once on a udp listener; datagrams from new clients over it are dropped and counted. Each holds a 64 KiB buffer."`
+}
+
+// L4Route is one TCP or UDP route: a match and exactly one action.
+type L4Route struct {
+	Name      string   `yaml:"name" doc:"Name used in logs and metrics (default: l4-route-N)."`
+	Listeners []string `yaml:"listeners" doc:"Listeners (with tcp or udp in protocols) this route is on (default: all of them)."`
+	Match     L4Match  `yaml:"match" doc:"What a connection must look like; every condition given must hold."`
+
+	TCP         *L4Action `yaml:"tcp" doc:"Proxy the bytes to an upstream as they come (TLS included, undecrypted)."`
+	Passthrough *L4Action `yaml:"passthrough" doc:"TLS passthrough: the connection must be TLS, chosen by its SNI, and goes to the upstream undecrypted."`
+	Terminate   *L4Action `yaml:"terminate" doc:"Terminate TLS with the listener's certificates (tls block), then send plain TCP to the upstream, or TLS again when the upstream has tls."`
+	UDP         *L4Action `yaml:"udp" doc:"Proxy datagrams, one session per client address."`
+
+	IdleTimeout    Duration `yaml:"idle_timeout" default:"10m" doc:"A connection (or UDP session) with no bytes either way for this long is closed."`
+	MaxLifetime    Duration `yaml:"max_lifetime" default:"0s" doc:"Close a connection after this long, to rotate long-lived ones (0: never)."`
+	LifetimeJitter Duration `yaml:"max_lifetime_jitter" default:"0s" doc:"Random extra lifetime up to this, so connections opened together do not all close together."`
+	ConnectTries   int      `yaml:"connect_tries" default:"2" doc:"Endpoints tried, one after another, when connecting fails."`
+}
+
+// L4Match is an L4 route's conditions.
+type L4Match struct {
+	SNI     []string `yaml:"sni" doc:"TLS server names: exact, *.example.com (any depth) or ~regex (the whole name)."`
+	ALPN    []string `yaml:"alpn" doc:"ALPN protocols; one of them must be offered."`
+	Ports   []int    `yaml:"ports" doc:"Local ports (for a listener on several, or to be explicit)."`
+	Clients []string `yaml:"clients" doc:"Client CIDRs (or IPs)."`
+	TLS     *bool    `yaml:"tls" doc:"true: only TLS connections; false: only others."`
+}
+
+// L4Action names the upstream of an L4 route.
+type L4Action struct {
+	Upstream string `yaml:"upstream" required:"true" doc:"Name of an upstream."`
 }
 
 // HTTPSRedirect sends plain HTTP requests to their https URL.
@@ -323,7 +374,8 @@ type Upstream struct {
 	Endpoints      []Endpoint        `yaml:"endpoints" required:"true" doc:"Backends: host:port strings or {address, weight} maps. A DNS name is resolved and re-resolved."`
 	Protocol       string            `yaml:"protocol" default:"http1" enum:"http1,h2c,h2" doc:"How Bouncer talks to the endpoints."`
 	TLS            *UpstreamTLS      `yaml:"tls" doc:"TLS to the endpoints (required for protocol h2; allowed with http1)."`
-	Balance        string            `yaml:"balance" default:"round_robin" enum:"round_robin,least_request,random,ring_hash,maglev" doc:"Load-balancing algorithm. round_robin honours weights (smooth weighted round robin); random is power of two choices."`
+	Balance        string            `yaml:"balance" default:"round_robin" enum:"round_robin,least_request,least_connections,random,ring_hash,maglev" doc:"Load-balancing algorithm. round_robin honours weights (smooth weighted round robin); least_request picks the endpoint with the fewest requests (for L4 routes: connections) in flight, and least_connections is its L4 name; random is power of two choices."`
+	ProxyProtocol  string            `yaml:"proxy_protocol" default:"off" enum:"off,v1,v2" doc:"Send a PROXY protocol header with the client's address to the endpoints of L4 routes (v2 carries the SNI and ALPN too)."`
 	HashOn         *HashOn           `yaml:"hash_on" doc:"Key for ring_hash and maglev (default: client IP)."`
 	DNSRefresh     Duration          `yaml:"dns_refresh" default:"30s" doc:"How often DNS names in endpoints are re-resolved."`
 	ConnectTimeout Duration          `yaml:"connect_timeout" default:"5s" doc:"Time to open a connection to an endpoint."`
@@ -364,6 +416,7 @@ type HashOn struct {
 	Header   string `yaml:"header" doc:"Hash on this request header."`
 	Cookie   string `yaml:"cookie" doc:"Hash on this cookie."`
 	ClientIP bool   `yaml:"client_ip" doc:"Hash on the client IP."`
+	SNI      bool   `yaml:"sni" doc:"Hash on the TLS server name (L4 routes)."`
 }
 
 // HealthCheck is an active HTTP health check.
@@ -409,6 +462,8 @@ type Sample struct {
 	// GRPCAddress starts the sample gRPC service (a library of shelves and
 	// books, with server reflection and google.api.http annotations).
 	GRPCAddress string `yaml:"grpc_address" doc:"host:port of the sample gRPC service (with reflection), for trying transcoding; empty: not started."`
+	// TCPEcho starts line-echo TCP services, for trying L4 routes.
+	TCPEcho []string `yaml:"tcp_echo" doc:"host:port of sample TCP echo services (each answers a line with its name and the line), for trying L4 balancing; empty: none."`
 }
 
 // ACME is the account and CA that automatic certificates come from, shared

@@ -21,9 +21,13 @@ func (c *Config) Validate() error {
 	v.listeners()
 	v.upstreams()
 	v.routes()
+	v.l4Routes()
 	v.acme()
 	if c.Sample.Enabled {
 		v.hostPort("sample.address", c.Sample.Address)
+		for i, a := range c.Sample.TCPEcho {
+			v.hostPort(fmt.Sprintf("sample.tcp_echo[%d]", i), a)
+		}
 		if a := c.Sample.GRPCAddress; a != "" && v.hostPort("sample.grpc_address", a) && a == c.Sample.Address {
 			v.sink.addf("sample.grpc_address", "is the same as sample.address")
 		}
@@ -93,6 +97,7 @@ func (v *validator) listeners() {
 			}
 		}
 		v.listenerProtocols(p, l)
+		v.l4Listener(p, l)
 		v.limits(p+".limits", l.Limits)
 	}
 }

@@ -78,8 +78,11 @@ func (v *validator) hashOn(p string, u Upstream) {
 	if u.HashOn.ClientIP {
 		n++
 	}
+	if u.HashOn.SNI {
+		n++
+	}
 	if n != 1 {
-		v.sink.addf(p+".hash_on", "set exactly one of header, cookie, client_ip")
+		v.sink.addf(p+".hash_on", "set exactly one of header, cookie, client_ip, sni")
 	}
 	if u.Balance != "ring_hash" && u.Balance != "maglev" {
 		v.sink.addf(p+".hash_on", "hash_on is used only with balance ring_hash or maglev, not %q", u.Balance)

@@ -35,6 +35,7 @@ type Server struct {
 
 	h3  *h3.Server     // nil unless protocols has h3
 	udp net.PacketConn // h3's socket, on the TCP listener's address
+	tls *tls.Config    // nil without TLS
 }
 
 // ServerOptions are what a server shares with the rest of the process.
@@ -94,7 +95,7 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, o ServerOp
 			return nil, err
 		}
 		opts.TLS = tc
-		s.certs = store
+		s.certs, s.tls = store, tc
 		if slices.Contains(cfg.Protocols, "h3") {
 			if err := s.setupH3(ln.Addr(), tc, h); err != nil {
 				return nil, err
@@ -137,6 +138,11 @@ func (s *Server) reportCerts(changed bool, err error) {
 
 // Addr is the bound address.
 func (s *Server) Addr() net.Addr { return s.ls.Addr() }
+
+// TLSConfig is the listener's server TLS config (certificates by SNI,
+// versions, client certificates), nil without TLS. L4 routes that
+// terminate TLS on the same listener use it.
+func (s *Server) TLSConfig() *tls.Config { return s.tls }
 
 // Config is the listener config this server was built from.
 func (s *Server) Config() configs.Listener { return s.cfg }

@@ -183,3 +183,40 @@ acme:
 		t.Errorf("served names %v, want the wildcard", leaf.DNSNames)
 	}
 }
+
+// TestACMEThroughL4Router: on a TCP-only listener whose routes terminate
+// TLS, the CA's TLS-ALPN-01 hellos (ALPN acme-tls/1) are answered by
+// Bouncer's certificate manager, never routed, and the certificate it
+// obtains then serves the TCP route.
+func TestACMEThroughL4Router(t *testing.T) {
+	pb := testsvc.StartPebble(t, testsvc.PebbleOptions{})
+	raw := tcpBackend(t, "raw", false)
+	tlsAddr := loopbackPort(pb.TLSPort)
+	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+server: {data_dir: %q}
+listeners:
+  - {name: edge, address: %q, protocols: [tcp], tls: {acme: {names: [mq.example.test]}}}
+l4_routes:
+  - {match: {sni: [mq.example.test]}, terminate: {upstream: raw}}
+upstreams:
+  raw: {endpoints: [%q]}
+acme:
+  ca: %s
+  ca_roots: %q
+  challenges: [tls-alpn-01]
+  http_port: %d
+  tls_port: %d
+`, t.TempDir(), tlsAddr, raw, pb.Directory, pb.APIRootsFile, pb.HTTPPort, pb.TLSPort))
+	startBouncer(t, cfg)
+	roots := pb.Roots(t)
+	waitCert(t, tlsAddr, "mq.example.test", roots)
+	c, err := tls.Dial("tcp", tlsAddr, &tls.Config{ServerName: "mq.example.test", RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := lineClient(t, c, "hello"); got != "raw: hello" {
+		t.Errorf("terminated TCP route answered %q", got)
+	}
+}

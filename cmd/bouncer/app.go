@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bouncer-proxy/bouncer/l4"
 
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
@@ -44,6 +48,8 @@ type App struct {
 	errc    chan error  // fatal serve errors
 	localCA *localca.CA // made when a listener first uses tls.local_ca
 	acme    acmeState
+	l4      *l4.Server          // serves the TCP routes of every port
+	udp     map[string]*udpPort // by listener name
 }
 
 // source is where configs come from.
@@ -84,7 +90,14 @@ type runningServer struct {
 
 // portKey identifies a socket: the same listener name and address keep
 // their socket (and so their bound port, even for port 0) across reloads.
-func portKey(lc configs.Listener) string { return lc.Name + "|" + lc.Address }
+// A change of proxy_protocol makes a new socket (it wraps the listener).
+func portKey(lc configs.Listener) string {
+	k := lc.Name + "|" + lc.Address
+	if pp := lc.ProxyProtocol; pp != nil {
+		k += fmt.Sprintf("|%v", *pp)
+	}
+	return k
+}
 
 // newApp prepares an App; Start serves the first config.
 func newApp(src source, log *slog.Logger, level *slog.LevelVar, access *slog.Logger) *App {
@@ -98,6 +111,7 @@ func newApp(src source, log *slog.Logger, level *slog.LevelVar, access *slog.Log
 		ports:   map[string]*port{},
 		errc:    make(chan error, 1),
 	}
+	a.l4 = &l4.Server{Log: access, Metrics: l4.NewMetrics(m.Registry)}
 	a.reg = upstream.NewRegistry(upstream.Options{
 		Logger: log,
 		OnHealthChange: func(up, addr string, healthy bool) {
@@ -123,6 +137,10 @@ func (a *App) Start(cfg *configs.Config) error {
 			return err
 		}
 		a.sample = s
+		if err := s.startEcho(cfg.Sample.TCPEcho); err != nil {
+			s.Close()
+			return err
+		}
 		if cfg.Sample.GRPCAddress != "" {
 			addr, stop, err := sample.Start(cfg.Sample.GRPCAddress)
 			if err != nil {
@@ -182,6 +200,15 @@ func (a *App) apply(cfg *configs.Config) error {
 	if err != nil {
 		return err
 	}
+	states, err := a.l4States(cfg, g, started)
+	if err == nil {
+		err = a.applyUDP(cfg, g)
+	}
+	if err != nil {
+		closeAll(started)
+		a.closeUnusedPorts()
+		return err
+	}
 	a.gen++
 	g.snap.Generation = a.gen
 	a.gw.Swap(g.snap)
@@ -206,6 +233,9 @@ func (a *App) apply(cfg *configs.Config) error {
 		a.servers[name] = rs
 		go a.serve(rs)
 		a.ports[rs.port].attach(rs.h)
+	}
+	for _, lc := range cfg.Listeners {
+		a.ports[portKey(lc)].state.Store(states[lc.Name]) // nil: HTTP only
 	}
 	a.retire(retired, cfg.Server.ShutdownTimeout.D())
 	a.closeUnusedPorts()
@@ -232,9 +262,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ready.Store(false)
-	for k, p := range a.ports { // stop accepting first: new connections are refused
+	for _, p := range a.ports { // stop accepting first: new connections are refused
 		p.Close()
-		delete(a.ports, k)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 0, len(a.servers))
@@ -250,8 +279,16 @@ func (a *App) Shutdown(ctx context.Context) error {
 			emu.Unlock()
 		}()
 	}
+	for k, p := range a.ports { // TCP routes' connections, alongside
+		wg.Go(func() { p.drainL4(ctx) })
+		delete(a.ports, k)
+	}
 	wg.Wait()
 	a.servers = map[string]*runningServer{}
+	for _, u := range a.udp {
+		u.stop()
+	}
+	a.udp = nil
 	a.closeACME()
 	a.reg.Close()
 	a.grpc.close()
@@ -287,6 +324,7 @@ func (a *App) banner(w io.Writer) {
 	}
 	sort.Strings(names)
 	var first string
+	var tcpAddrs []string
 	for _, n := range names {
 		s := a.servers[n]
 		lc := s.srv.Config()
@@ -294,8 +332,13 @@ func (a *App) banner(w io.Writer) {
 		if lc.TLS != nil {
 			scheme = "https"
 		}
+		if !slices.ContainsFunc(lc.Protocols, func(p string) bool { return p == "http1" || p == "h2" || p == "h2c" }) {
+			scheme = "tcp" // TCP routes only
+		}
 		url := scheme + "://" + s.srv.Addr().String()
-		if first == "" {
+		if scheme == "tcp" {
+			tcpAddrs = append(tcpAddrs, s.srv.Addr().String())
+		} else if first == "" {
 			first = url
 		}
 		fmt.Fprintf(w, "  listener %-10s %s  %v\n", n, url, lc.Protocols)
@@ -309,8 +352,8 @@ func (a *App) banner(w io.Writer) {
 			fmt.Fprintf(w, "  sample gRPC         %s  (built-in library service with reflection, for trying transcoding)\n", a.sample.grpcAddr)
 		}
 	}
+	fmt.Fprintln(w, "Try:")
 	if first != "" {
-		fmt.Fprintln(w, "Try:")
 		if a.sample != nil {
 			fmt.Fprintf(w, "  curl -i %s/sample/hello\n  curl -N %s/sample/sse\n", first, first)
 			if a.sample.grpcAddr != "" {
@@ -319,8 +362,16 @@ func (a *App) banner(w io.Writer) {
 		} else {
 			fmt.Fprintf(w, "  curl -i %s/\n", first)
 		}
-		if a.admin != nil {
-			fmt.Fprintf(w, "  curl http://%s/upstreams\n", a.admin.addr)
+	}
+	for _, t := range tcpAddrs {
+		host, port, _ := net.SplitHostPort(t)
+		what := "TCP routes"
+		if a.sample != nil && len(a.sample.echo) > 0 {
+			what = "type a line: TCP, balanced over the sample echo services"
 		}
+		fmt.Fprintf(w, "  nc %s %s        (%s)\n", host, port, what)
+	}
+	if a.admin != nil {
+		fmt.Fprintf(w, "  curl http://%s/upstreams\n", a.admin.addr)
 	}
 }

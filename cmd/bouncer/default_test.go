@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -65,6 +66,12 @@ func TestDefaultConfigServes(t *testing.T) {
 	lib := cfg.Upstreams["library"]
 	lib.Endpoints = []configs.Endpoint{{Address: grpcAddr, Weight: 1}}
 	cfg.Upstreams["library"] = lib
+	echo1, echo2 := freePort(t), freePort(t)
+	cfg.Sample.TCPEcho = []string{echo1, echo2}
+	cfg.Listeners[1].Address = "127.0.0.1:0"
+	ec := cfg.Upstreams["echo"]
+	ec.Endpoints = []configs.Endpoint{{Address: echo1, Weight: 1}, {Address: echo2, Weight: 1}}
+	cfg.Upstreams["echo"] = ec
 	cfg.Log.AccessLog = false
 
 	discard := slog.New(slog.DiscardHandler)
@@ -128,5 +135,24 @@ func TestDefaultConfigServes(t *testing.T) {
 	code, body = httpDo(t, http.MethodGet, "http://"+app.admin.addr+"/upstreams")
 	if code != http.StatusOK || !strings.Contains(body, sampleAddr) {
 		t.Errorf("admin /upstreams: %d %s", code, body)
+	}
+
+	// The TCP listener balances lines over the two sample echo services.
+	seen := map[string]bool{}
+	for range 4 {
+		c, err := net.Dial("tcp", app.Addrs()["tcp"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply := lineClient(t, c, "hi")
+		c.Close()
+		name, _, _ := strings.Cut(reply, ":")
+		seen[name] = true
+		if !strings.HasSuffix(reply, ": hi") {
+			t.Errorf("echo answered %q", reply)
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("4 connections reached %v, want both echo services", seen)
 	}
 }

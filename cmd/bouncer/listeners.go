@@ -45,7 +45,14 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 				a.closeUnusedPorts()
 				return nil, nil, fmt.Errorf("listener %s: %w", lc.Name, err)
 			}
-			p = newPort(ln, a.log)
+			if pp := lc.ProxyProtocol; pp != nil {
+				if ln, err = proxyListener(ln, pp); err != nil {
+					closeAll(started)
+					a.closeUnusedPorts()
+					return nil, nil, cfg.Errorf("listeners", "listener %s: proxy_protocol: %v", lc.Name, err)
+				}
+			}
+			p = newPort(ln, a.log, a.l4)
 			a.ports[pk] = p
 		}
 		h := p.newHandoff()

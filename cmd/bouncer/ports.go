@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
+	"sync/atomic"
+
 	"errors"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/bouncer-proxy/bouncer/l4"
 )
 
 // port is one bound socket, kept across reloads for as long as a listener
@@ -20,10 +25,15 @@ type port struct {
 	cur  *handoff
 	done chan struct{}
 	once sync.Once
+
+	state atomic.Pointer[l4State] // nil: every connection goes to the HTTP server
+	l4    portL4
 }
 
-func newPort(ln net.Listener, log *slog.Logger) *port {
+func newPort(ln net.Listener, log *slog.Logger, srv *l4.Server) *port {
 	p := &port{ln: ln, log: log, done: make(chan struct{})}
+	p.l4.srv = srv
+	p.l4.ctx, p.l4.cancel = context.WithCancel(context.Background())
 	go p.acceptLoop()
 	return p
 }
@@ -80,6 +90,10 @@ func (p *port) acceptLoop() {
 			continue
 		}
 		delay = 0
+		if st := p.state.Load(); st != nil {
+			go p.inspect(st, c) // the peek may wait: never in the accept loop
+			continue
+		}
 		p.deliver(c)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,47 @@ type sampleBackend struct {
 
 	grpcAddr string // the sample gRPC service (transcode/sample), when started
 	stopGRPC func()
+	echo     []net.Listener // sample TCP echo services
+}
+
+// startEcho starts the sample TCP echo services: each answers every line
+// with "echo <n> (<addr>): <line>", so that balancing shows.
+func (s *sampleBackend) startEcho(addrs []string) error {
+	for i, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return fmt.Errorf("sample tcp echo: %w", err)
+		}
+		s.echo = append(s.echo, ln)
+		name := fmt.Sprintf("echo %d (%s)", i+1, ln.Addr())
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go echoLines(c, name)
+			}
+		}()
+	}
+	return nil
+}
+
+// echoLines answers each line (at most 4 KiB) until the client is done or
+// a minute passes in silence.
+func echoLines(c net.Conn, name string) {
+	defer c.Close()
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 4096), 4096)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+		if !sc.Scan() {
+			return
+		}
+		if _, err := fmt.Fprintf(c, "%s: %s\n", name, sc.Text()); err != nil {
+			return
+		}
+	}
 }
 
 func startSample(addr string, log *slog.Logger) (*sampleBackend, error) {
@@ -92,5 +134,8 @@ func (s *sampleBackend) Close() {
 	_ = s.srv.Shutdown(ctx)
 	if s.stopGRPC != nil {
 		s.stopGRPC()
+	}
+	for _, ln := range s.echo {
+		_ = ln.Close()
 	}
 }

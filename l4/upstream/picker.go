@@ -31,7 +31,7 @@ func policyFor(balance string) (p policy, hashed bool, err error) {
 	switch balance {
 	case "", "round_robin":
 		return newRoundRobin, false, nil
-	case "least_request":
+	case "least_request", "least_connections": // one algorithm: in flight means connections for L4
 		return newLeastRequest, false, nil
 	case "random":
 		return newRandom, false, nil

@@ -220,6 +220,8 @@ func (p *Proxy) hashKey(r *http.Request) (uint64, bool) {
 			return upstream.HashKey(c.Value), true
 		}
 		return upstream.HashKey(p.clientIP(r)), true
+	case h.SNI && r.TLS != nil && r.TLS.ServerName != "":
+		return upstream.HashKey(r.TLS.ServerName), true
 	default:
 		return upstream.HashKey(p.clientIP(r)), true
 	}

@@ -1,0 +1,390 @@
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bouncer-proxy/bouncer/listener/proxyproto"
+	"github.com/bouncer-proxy/bouncer/tls/certstest"
+)
+
+// tcpBackend answers each line with "<name>: <line>" and, when the
+// client shuts its write side, one last "<name>: bye" before closing. With
+// readProxy it first reads a PROXY header and answers with its source.
+func tcpBackend(t *testing.T, name string, readProxy bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveLines(c, name, readProxy)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func serveLines(c net.Conn, name string, readProxy bool) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if readProxy {
+		h, err := proxyproto.Read(br)
+		if err != nil || h == nil {
+			fmt.Fprintf(c, "%s: no proxy header (%v)\n", name, err)
+			return
+		}
+		sni, _ := h.Authority()
+		fmt.Fprintf(c, "%s: from %s sni=%s\n", name, h.Source.Addr(), sni)
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err == io.EOF {
+			fmt.Fprintf(c, "%s: bye\n", name)
+			return
+		}
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(c, "%s: %s", name, line)
+	}
+}
+
+// tlsBackend is tcpBackend behind TLS with a certificate for name.
+func tlsBackend(t *testing.T, ca *certstest.CA, name string) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.TLSCert(t, name)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveLines(c, name, false)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// lineClient sends line on c and returns the reply line.
+func lineClient(t *testing.T, c net.Conn, line string) string {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, line+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the reply to %q: %v", line, err)
+	}
+	return strings.TrimSpace(reply)
+}
+
+// TestL4SharedPort: one port carries HTTP (to an HTTP route), raw TCP
+// (to a line service) and TLS passthrough chosen by SNI among three
+// backends whose own certificates the client verifies.
+func TestL4SharedPort(t *testing.T) {
+	ca := certstest.NewCA(t)
+	raw := tcpBackend(t, "raw", false)
+	a, b, c := tlsBackend(t, ca, "a.test"), tlsBackend(t, ca, "b.test"), tlsBackend(t, ca, "c.other.test")
+	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: edge, address: "127.0.0.1:0", protocols: [tcp, http1, h2c]}
+routes:
+  - respond: {status: 200, body: "http"}
+l4_routes:
+  - {name: a, match: {sni: [a.test]}, passthrough: {upstream: a}}
+  - {name: b, match: {sni: [b.test]}, passthrough: {upstream: b}}
+  - {name: c, match: {sni: ["*.other.test"]}, passthrough: {upstream: c}}
+  - {name: raw, match: {tls: false}, tcp: {upstream: raw}}
+upstreams:
+  a: {endpoints: [%q]}
+  b: {endpoints: [%q]}
+  c: {endpoints: [%q]}
+  raw: {endpoints: [%q]}
+`, a, b, c, raw))
+	p := startBouncer(t, cfg)
+	addr := hostPort(p.url("edge"))
+
+	if st, body := httpDo(t, "GET", p.url("edge")+"/"); st != 200 || body != "http" {
+		t.Errorf("HTTP on the shared port: %d %q", st, body)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lineClient(t, conn, "ping"); got != "raw: ping" {
+		t.Errorf("raw TCP: %q", got)
+	}
+	conn.Close()
+	for _, name := range []string{"a.test", "b.test", "c.other.test"} {
+		tc, err := tls.Dial("tcp", addr, &tls.Config{ServerName: name, RootCAs: ca.Pool})
+		if err != nil {
+			t.Fatalf("passthrough to %s: %v", name, err)
+		}
+		if got := lineClient(t, tc, "hi"); got != name+": hi" {
+			t.Errorf("passthrough to %s answered %q", name, got)
+		}
+		tc.Close()
+	}
+}
+
+// TestL4HalfClose: a client that shuts its write side still gets the
+// backend's last words.
+func TestL4HalfClose(t *testing.T) {
+	raw := tcpBackend(t, "raw", false)
+	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: db, address: "127.0.0.1:0", protocols: [tcp]}
+l4_routes:
+  - tcp: {upstream: raw}
+upstreams:
+  raw: {endpoints: [%q]}
+`, raw))
+	p := startBouncer(t, cfg)
+	c, err := net.Dial("tcp", hostPort(p.url("db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "one\n")
+	c.(*net.TCPConn).CloseWrite()
+	all, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(all) != "raw: one\nraw: bye\n" {
+		t.Errorf("after a half-close the client read %q", all)
+	}
+}
+
+// TestL4ProxyProtocolOut: an upstream with proxy_protocol v2 learns the
+// client's address and the server name.
+func TestL4ProxyProtocolOut(t *testing.T) {
+	ca := certstest.NewCA(t)
+	pp := tcpBackend(t, "pp", true)
+	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
+	dir := t.TempDir()
+	leaf := ca.Leaf(t, dir, "edge", "ecdsa", "edge", "mqtt.test")
+	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: edge, address: "127.0.0.1:0", protocols: [tcp], tls: {cert_file: %q, key_file: %q}}
+l4_routes:
+  - {match: {sni: [mqtt.test]}, terminate: {upstream: pp}}
+upstreams:
+  pp: {endpoints: [%q], proxy_protocol: v2}
+`, leaf.CertFile, leaf.KeyFile, pp))
+	p := startBouncer(t, cfg)
+	addr := hostPort(p.url("edge"))
+	tc, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "mqtt.test", RootCAs: ca.Pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+	first, err := bufio.NewReader(tc).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(first) != "pp: from 127.0.0.1 sni=mqtt.test" {
+		t.Errorf("upstream saw %q", first)
+	}
+}
+
+// TestL4PeekDeadlineAndCaps: a silent connection is closed at the peek
+// deadline while another is served meanwhile; a client over its
+// per-address cap is closed at once; and a PROXY header from a peer that
+// is not trusted is refused.
+func TestL4PeekDeadlineAndCaps(t *testing.T) {
+	raw := tcpBackend(t, "raw", false)
+	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - name: edge
+    address: "127.0.0.1:0"
+    protocols: [tcp, http1]
+    l4: {peek_timeout: 300ms, max_connections_per_ip: 2}
+    proxy_protocol: {trusted: [10.0.0.0/8]}
+routes:
+  - respond: {status: 200}
+l4_routes:
+  - {match: {tls: false}, tcp: {upstream: raw}}
+upstreams:
+  raw: {endpoints: [%q]}
+`, raw))
+	p := startBouncer(t, cfg)
+	addr := hostPort(p.url("edge"))
+
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	busy, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lineClient(t, busy, "hello"); got != "raw: hello" {
+		t.Fatalf("served connection: %q", got)
+	}
+	// Two connections are open: a third from the same address is closed.
+	third, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := third.Read(make([]byte, 1)); err == nil {
+		t.Errorf("a connection over the per-address cap was served (%d bytes)", n)
+	}
+	third.Close()
+	// The silent one ends at the peek deadline, not later.
+	start := time.Now()
+	_ = silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil {
+		t.Error("the silent connection got bytes")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the silent connection was closed after %v", d)
+	}
+	busy.Close()
+	// A PROXY header from 127.0.0.1, which is not trusted, is a spoof.
+	eventually(t, 5*time.Second, "a free slot", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(c, "PROXY TCP4 10.9.9.9 127.0.0.1 1234 80\r\nping\n")
+		_, err = c.Read(make([]byte, 1))
+		return err != nil
+	})
+}
+
+// udpEcho answers each datagram with "<name>: <datagram>".
+func udpEcho(t *testing.T, name string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteTo(append([]byte(name+": "), buf[:n]...), from)
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// TestL4UDP: datagrams reach an upstream through a udp route and the
+// replies come back to the client that sent them, each client keeping its
+// endpoint.
+func TestL4UDP(t *testing.T) {
+	e1, e2 := udpEcho(t, "e1"), udpEcho(t, "e2")
+	addr := freePort(t)
+	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+  - {name: dns, address: %q, protocols: [udp]}
+routes:
+  - respond: {status: 200}
+l4_routes:
+  - {listeners: [dns], udp: {upstream: echo}, idle_timeout: 30s}
+upstreams:
+  echo: {endpoints: [%q, %q], balance: ring_hash}
+`, addr, e1, e2))
+	startBouncer(t, cfg)
+	for i := range 3 {
+		c, err := net.Dial("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		var first string
+		for j := range 3 {
+			msg := fmt.Sprintf("q%d-%d", i, j)
+			if _, err := c.Write([]byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 512)
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("client %d: %v", i, err)
+			}
+			name, body, _ := strings.Cut(string(buf[:n]), ": ")
+			if body != msg {
+				t.Errorf("client %d got %q for %q", i, buf[:n], msg)
+			}
+			if j == 0 {
+				first = name
+			} else if name != first {
+				t.Errorf("client %d moved from %s to %s within its session", i, first, name)
+			}
+		}
+	}
+}
+
+// TestL4DrainOnSIGTERM: an open TCP connection keeps working after
+// SIGTERM, and the process exits once it is closed.
+func TestL4DrainOnSIGTERM(t *testing.T) {
+	raw := tcpBackend(t, "raw", false)
+	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+server: {shutdown_timeout: 20s}
+listeners:
+  - {name: db, address: "127.0.0.1:0", protocols: [tcp]}
+l4_routes:
+  - tcp: {upstream: raw}
+upstreams:
+  raw: {endpoints: [%q]}
+`, raw))
+	p := startBouncer(t, cfg)
+	c, err := net.Dial("tcp", hostPort(p.url("db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lineClient(t, c, "before"); got != "raw: before" {
+		t.Fatalf("before SIGTERM: %q", got)
+	}
+	p.signal(syscall.SIGTERM)
+	if got := lineClient(t, c, "after"); got != "raw: after" {
+		t.Errorf("after SIGTERM: %q", got)
+	}
+	select {
+	case <-p.exited:
+		t.Fatal("bouncer exited while a TCP connection was open")
+	default:
+	}
+	c.Close()
+	if code := p.waitExit(15 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync/atomic"
+
+	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/l4/router"
+	"github.com/bouncer-proxy/bouncer/l4/udpproxy"
+	"github.com/bouncer-proxy/bouncer/l4/upstream"
+	"github.com/bouncer-proxy/bouncer/listener"
+)
+
+// udpPort is the UDP socket of a listener with udp, and the proxy on it.
+// It is kept across reloads while the listener's name, address and the
+// session settings stay; the routes are swapped under it, and sessions
+// keep the endpoint they started with.
+type udpPort struct {
+	key    string
+	proxy  *udpproxy.Proxy
+	routes atomic.Pointer[router.Table[*upstream.Cluster]]
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// udpKey identifies what needs a new socket or proxy when it changes.
+func udpKey(lc configs.Listener, idle configs.Duration) string {
+	return fmt.Sprintf("%s|%s|%v|%d", lc.Name, lc.Address, idle, lc.L4.UDPSessions)
+}
+
+// pick is the proxy's balancer: the route for the client, then an
+// endpoint of its upstream by consistent hash of the client address, so
+// that a client's sessions go to one endpoint while it is healthy.
+func (u *udpPort) pick(client netip.AddrPort) (string, error) {
+	rt, ok := u.routes.Load().Match(&router.Conn{Port: client.Port(), Client: client.Addr()})
+	if !ok {
+		return "", errors.New("no udp route for this client")
+	}
+	ep, err := rt.Value.Pick(upstream.HashKey(client.Addr().String()), true, nil)
+	if err != nil {
+		return "", err
+	}
+	return ep.Address(), nil
+}
+
+// udpTables compiles the udp routes of each listener with udp.
+func udpTables(cfg *configs.Config, clusters map[string]*upstream.Cluster) (map[string]*router.Table[*upstream.Cluster], map[string]configs.Duration, error) {
+	tables, idle := map[string]*router.Table[*upstream.Cluster]{}, map[string]configs.Duration{}
+	for _, lc := range cfg.Listeners {
+		if !slices.Contains(lc.Protocols, "udp") {
+			continue
+		}
+		var entries []router.Entry[*upstream.Cluster]
+		for _, rc := range cfg.L4Routes {
+			if rc.UDP == nil || len(rc.Listeners) > 0 && !slices.Contains(rc.Listeners, lc.Name) {
+				continue
+			}
+			m, err := l4Match(rc.Match, "udp")
+			if err != nil {
+				return nil, nil, cfg.Errorf("l4_routes", "route %s: %v", rc.Name, err)
+			}
+			m.Ports = nil // a datagram's route is chosen by its client; the listener is one port
+			entries = append(entries, router.Entry[*upstream.Cluster]{Name: rc.Name, Match: m, Value: clusters[rc.UDP.Upstream]})
+			if _, ok := idle[lc.Name]; !ok {
+				idle[lc.Name] = rc.IdleTimeout // the listener's sessions expire by its first route's setting
+			}
+		}
+		t, err := router.Compile(entries)
+		if err != nil {
+			return nil, nil, cfg.Errorf("l4_routes", "%v", err)
+		}
+		tables[lc.Name] = t
+	}
+	return tables, idle, nil
+}
+
+// applyUDP binds the UDP sockets new listeners need, gives every UDP port
+// its routes, and stops the ports no listener has any more.
+func (a *App) applyUDP(cfg *configs.Config, g *generation) error {
+	tables, idle, err := udpTables(cfg, g.clusters)
+	if err != nil {
+		return err
+	}
+	next := map[string]*udpPort{}
+	for _, lc := range cfg.Listeners {
+		t, ok := tables[lc.Name]
+		if !ok {
+			continue
+		}
+		key := udpKey(lc, idle[lc.Name])
+		u := a.udp[lc.Name]
+		if u == nil || u.key != key {
+			if u, err = startUDP(lc.Address, key, udpproxy.Options{IdleTimeout: idle[lc.Name].D(), MaxSessions: lc.L4.UDPSessions}); err != nil {
+				for name, n := range next {
+					if a.udp[name] != n {
+						n.stop()
+					}
+				}
+				return fmt.Errorf("listener %s: udp: %w", lc.Name, err)
+			}
+		}
+		u.routes.Store(t)
+		next[lc.Name] = u
+	}
+	for name, u := range a.udp {
+		if next[name] != u {
+			u.stop()
+		}
+	}
+	a.udp = next
+	return nil
+}
+
+func startUDP(addr, key string, o udpproxy.Options) (*udpPort, error) {
+	conn, err := listener.ListenUDP(addr)
+	if err != nil {
+		return nil, err
+	}
+	u := &udpPort{key: key, done: make(chan struct{})}
+	u.routes.Store(&router.Table[*upstream.Cluster]{})
+	u.proxy = udpproxy.New(conn, u.pick, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	u.cancel = cancel
+	go func() {
+		defer close(u.done)
+		_ = u.proxy.Serve(ctx)
+		_ = conn.Close()
+	}()
+	return u, nil
+}
+
+// stop ends the proxy and its sessions and closes the socket.
+func (u *udpPort) stop() {
+	u.cancel()
+	<-u.done
+}

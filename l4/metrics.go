@@ -1,0 +1,33 @@
+package l4
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the L4 collectors.
+type Metrics struct {
+	active        *prometheus.GaugeVec
+	total         *prometheus.CounterVec
+	bytes         *prometheus.CounterVec
+	connectErrors *prometheus.CounterVec
+	connectTime   *prometheus.HistogramVec
+	Refused       *prometheus.CounterVec // by listener and reason: caps, rate, peek failures
+}
+
+// NewMetrics registers the L4 collectors on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bouncer_l4_connections_active", Help: "L4 connections open, by listener and route."},
+			[]string{"listener", "route"}),
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bouncer_l4_connections_total", Help: "L4 connections ended, by listener, route and close reason."},
+			[]string{"listener", "route", "reason"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bouncer_l4_bytes_total", Help: "Bytes proxied, in (client to upstream) and out."},
+			[]string{"listener", "route", "direction"}),
+		connectErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bouncer_l4_connect_errors_total", Help: "Failed connection attempts to endpoints."},
+			[]string{"route", "endpoint"}),
+		connectTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bouncer_l4_connect_seconds", Help: "Time to connect to an endpoint (with TLS and PROXY header when used).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"route"}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bouncer_l4_connections_refused_total", Help: "Connections closed before routing, by listener and reason."},
+			[]string{"listener", "reason"}),
+	}
+	reg.MustRegister(m.active, m.total, m.bytes, m.connectErrors, m.connectTime, m.Refused)
+	return m
+}

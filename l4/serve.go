@@ -1,0 +1,237 @@
+// Package l4 serves TCP routes: after the router has matched a
+// connection (package l4/router, on what package l4/peek learned), Serve
+// opens a connection to an endpoint of the route's upstream (trying the
+// next on a connect failure), optionally sends a PROXY protocol header and
+// re-encrypts, then copies bytes both ways (package l4/tcpproxy) and logs
+// and counts the connection.
+package l4
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/bouncer-proxy/bouncer/l4/peek"
+	"github.com/bouncer-proxy/bouncer/l4/tcpproxy"
+	"github.com/bouncer-proxy/bouncer/l4/upstream"
+	"github.com/bouncer-proxy/bouncer/listener/proxyproto"
+)
+
+// Route is a compiled TCP route. Immutable once built.
+type Route struct {
+	Name      string
+	Kind      string // tcp, passthrough or terminate
+	Cluster   *upstream.Cluster
+	Tries     int              // endpoints tried when connecting fails
+	Connect   time.Duration    // timeout of one connection attempt
+	Pipe      tcpproxy.Options // idle timeout, lifetime
+	Terminate *tls.Config      // terminate: the listener's server config
+	Upstream  *tls.Config      // TLS to the endpoints (nil: plain TCP); passthrough never re-encrypts
+	SendProxy int              // PROXY protocol version sent to endpoints (0: none)
+	HashSNI   bool             // ring_hash/maglev key: the server name instead of the client address
+	AccessLog bool             // write the connection's line to Server.Log
+}
+
+// Conn is one routed connection and what is known about it.
+type Conn struct {
+	Listener string
+	Raw      net.Conn       // the client socket (after any PROXY header)
+	Hello    peek.Hello     // what the peek learned
+	Peeked   []byte         // bytes read by the peek, to send on first
+	Client   netip.AddrPort // the client (from the PROXY header when trusted)
+	Local    netip.AddrPort // where it arrived
+}
+
+// Server serves routed connections. Safe for concurrent use.
+type Server struct {
+	Log     *slog.Logger // access log: one line per connection (nil: none)
+	Metrics *Metrics     // nil: none
+	// HandshakeTimeout bounds a terminate route's TLS handshake.
+	HandshakeTimeout time.Duration
+}
+
+// Serve proxies c over rt until either side is done or ctx ends; it
+// closes c.
+func (s *Server) Serve(ctx context.Context, rt *Route, c *Conn) {
+	start := time.Now()
+	defer c.Raw.Close()
+	if m := s.Metrics; m != nil {
+		m.active.WithLabelValues(c.Listener, rt.Name).Inc()
+		defer m.active.WithLabelValues(c.Listener, rt.Name).Dec()
+	}
+	release, ok := rt.Cluster.AcquireConn()
+	if !ok {
+		s.finish(c, rt, nil, tcpproxy.Result{Reason: "upstream_max_connections"}, errors.New("the upstream's circuit_breaker.max_connections is reached"))
+		return
+	}
+	defer release()
+	client, prefix, err := s.clientSide(ctx, rt, c)
+	if err != nil {
+		s.finish(c, rt, nil, tcpproxy.Result{Reason: "tls_handshake_failed", Duration: time.Since(start)}, err)
+		return
+	}
+	defer client.Close()
+	up, ep, err := s.dial(ctx, rt, c)
+	if err != nil {
+		s.finish(c, rt, nil, tcpproxy.Result{Reason: "connect_failed", Duration: time.Since(start)}, err)
+		return
+	}
+	res := tcpproxy.Pipe(ctx, client, up, prefix, rt.Pipe)
+	_ = up.Close()
+	ep.Done(upstream.Result{Reset: res.Reason == tcpproxy.ReasonUpstreamError})
+	s.finish(c, rt, ep, res, nil)
+}
+
+// clientSide is the client connection the pipe reads: the raw socket with
+// the peeked bytes as a prefix, or for terminate the TLS connection
+// (whose handshake consumed the peeked bytes).
+func (s *Server) clientSide(ctx context.Context, rt *Route, c *Conn) (net.Conn, []byte, error) {
+	if rt.Terminate == nil {
+		return c.Raw, c.Peeked, nil
+	}
+	tc := tls.Server(peek.NewConn(c.Raw, c.Peeked), rt.Terminate)
+	hctx, cancel := context.WithTimeout(ctx, s.handshakeTimeout())
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		return nil, nil, fmt.Errorf("tls handshake: %w", err)
+	}
+	return tc, nil, nil
+}
+
+func (s *Server) handshakeTimeout() time.Duration {
+	if s.HandshakeTimeout > 0 {
+		return s.HandshakeTimeout
+	}
+	return 10 * time.Second
+}
+
+// errNoEndpoint is the error of a route whose upstream has no endpoint to try.
+var errNoEndpoint = errors.New("no endpoint could be reached")
+
+// dial connects to an endpoint of rt's upstream, trying another one (up
+// to rt.Tries) when connecting fails, and sends what goes before the
+// client's bytes: a PROXY header, a TLS handshake.
+func (s *Server) dial(ctx context.Context, rt *Route, c *Conn) (net.Conn, *upstream.Endpoint, error) {
+	key, hashed := s.hashKey(rt, c)
+	var tried []*upstream.Endpoint
+	var last error = errNoEndpoint
+	for range max(rt.Tries, 1) {
+		ep, err := rt.Cluster.Pick(key, hashed, tried)
+		if err != nil {
+			return nil, nil, errors.Join(last, err)
+		}
+		tried = append(tried, ep)
+		ep.Start()
+		t0 := time.Now()
+		conn, err := s.connect(ctx, rt, c, ep)
+		if s.Metrics != nil {
+			s.Metrics.connectTime.WithLabelValues(rt.Name).Observe(time.Since(t0).Seconds())
+		}
+		if err == nil {
+			return conn, ep, nil
+		}
+		ep.Done(upstream.Result{ConnectFailure: true})
+		if s.Metrics != nil {
+			s.Metrics.connectErrors.WithLabelValues(rt.Name, ep.Address()).Inc()
+		}
+		last = fmt.Errorf("%s: %w", ep.Address(), err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, nil, last
+}
+
+func (s *Server) hashKey(rt *Route, c *Conn) (uint64, bool) {
+	if rt.HashSNI && c.Hello.SNI != "" {
+		return upstream.HashKey(c.Hello.SNI), true
+	}
+	return upstream.HashKey(c.Client.Addr().String()), true
+}
+
+func (s *Server) connect(ctx context.Context, rt *Route, c *Conn, ep *upstream.Endpoint) (net.Conn, error) {
+	d := net.Dialer{Timeout: rt.Connect}
+	conn, err := d.DialContext(ctx, "tcp", ep.Address())
+	if err != nil {
+		return nil, err
+	}
+	if rt.SendProxy != 0 {
+		if err := writeProxyHeader(conn, rt.SendProxy, c); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	if rt.Upstream != nil {
+		cfg := rt.Upstream
+		if cfg.ServerName == "" && c.Hello.SNI != "" {
+			cfg = cfg.Clone()
+			cfg.ServerName = c.Hello.SNI
+		}
+		tc := tls.Client(conn, cfg)
+		hctx, cancel := context.WithTimeout(ctx, rt.Connect)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("tls to endpoint: %w", err)
+		}
+		return tc, nil
+	}
+	return conn, nil
+}
+
+// writeProxyHeader sends the client's addresses (and, in v2, the SNI and
+// the first ALPN offer) ahead of its bytes.
+func writeProxyHeader(conn net.Conn, version int, c *Conn) error {
+	h := proxyproto.NewTCP(version, c.Client, c.Local)
+	if version == 2 {
+		if c.Hello.SNI != "" {
+			h.TLVs = append(h.TLVs, proxyproto.TLV{Type: proxyproto.TypeAuthority, Value: []byte(c.Hello.SNI)})
+		}
+		if len(c.Hello.ALPN) > 0 {
+			h.TLVs = append(h.TLVs, proxyproto.TLV{Type: proxyproto.TypeALPN, Value: []byte(c.Hello.ALPN[0])})
+		}
+	}
+	b, err := h.Append(nil)
+	if err != nil {
+		return fmt.Errorf("proxy protocol header: %w", err)
+	}
+	_, err = conn.Write(b)
+	return err
+}
+
+// finish logs and counts one connection.
+func (s *Server) finish(c *Conn, rt *Route, ep *upstream.Endpoint, res tcpproxy.Result, err error) {
+	if m := s.Metrics; m != nil {
+		m.total.WithLabelValues(c.Listener, rt.Name, string(res.Reason)).Inc()
+		m.bytes.WithLabelValues(c.Listener, rt.Name, "in").Add(float64(res.BytesIn))
+		m.bytes.WithLabelValues(c.Listener, rt.Name, "out").Add(float64(res.BytesOut))
+	}
+	if s.Log == nil || !rt.AccessLog {
+		return
+	}
+	endpoint := ""
+	if ep != nil {
+		endpoint = ep.Address()
+	}
+	attrs := []slog.Attr{
+		slog.String("listener", c.Listener),
+		slog.String("client", c.Client.String()),
+		slog.String("sni", c.Hello.SNI),
+		slog.String("route", rt.Name),
+		slog.String("upstream", rt.Cluster.Name()),
+		slog.String("endpoint", endpoint),
+		slog.Int64("bytes_in", res.BytesIn),
+		slog.Int64("bytes_out", res.BytesOut),
+		slog.Float64("duration_ms", float64(res.Duration.Microseconds())/1000),
+		slog.String("close", string(res.Reason)),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	s.Log.LogAttrs(context.Background(), slog.LevelInfo, "connection", attrs...)
+}
