@@ -25,6 +25,12 @@ func tcpBackend(t *testing.T, name string, readProxy bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveAll(t, ln, func(c net.Conn) { serveLines(c, name, readProxy) })
+}
+
+// serveAll runs serve on every connection ln accepts until the test ends,
+// and returns ln's address.
+func serveAll(t *testing.T, ln net.Listener, serve func(net.Conn)) string {
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -32,7 +38,7 @@ func tcpBackend(t *testing.T, name string, readProxy bool) string {
 			if err != nil {
 				return
 			}
-			go serveLines(c, name, readProxy)
+			go serve(c)
 		}
 	}()
 	return ln.Addr().String()
@@ -70,17 +76,7 @@ func tlsBackend(t *testing.T, ca *certstest.CA, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveLines(c, name, false)
-		}
-	}()
-	return ln.Addr().String()
+	return serveAll(t, ln, func(c net.Conn) { serveLines(c, name, false) })
 }
 
 // lineClient sends line on c and returns the reply line.
