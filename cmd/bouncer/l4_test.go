@@ -384,3 +384,47 @@ upstreams:
 		t.Errorf("exit code %d", code)
 	}
 }
+
+// TestL4TerminateReencrypt: TLS ends at Bouncer with the listener's
+// certificate and starts again to the upstream, which Bouncer verifies
+// against its CA under server_name; a wrong CA fails the connection.
+func TestL4TerminateReencrypt(t *testing.T) {
+	edgeCA, backCA := certstest.NewCA(t), certstest.NewCA(t)
+	back := tlsBackend(t, backCA, "db.internal")
+	dir := t.TempDir()
+	leaf := edgeCA.Leaf(t, dir, "edge", "ecdsa", "edge", "db.example.test")
+	for _, c := range []struct {
+		name, ca string
+		ok       bool
+	}{
+		{"right CA", backCA.CAFile(t, t.TempDir()), true},
+		{"wrong CA", edgeCA.CAFile(t, t.TempDir()), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
+			writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: edge, address: "127.0.0.1:0", protocols: [tcp], tls: {cert_file: %q, key_file: %q}}
+l4_routes:
+  - {terminate: {upstream: db}}
+upstreams:
+  db: {endpoints: [%q], tls: {ca_file: %q, server_name: db.internal}}
+`, leaf.CertFile, leaf.KeyFile, back, c.ca))
+			p := startBouncer(t, cfg)
+			conn, err := tls.Dial("tcp", hostPort(p.url("edge")), &tls.Config{ServerName: "db.example.test", RootCAs: edgeCA.Pool})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(conn, "select 1\n")
+			reply, err := bufio.NewReader(conn).ReadString('\n')
+			if c.ok && strings.TrimSpace(reply) != "db.internal: select 1" {
+				t.Errorf("reply %q (%v)", reply, err)
+			}
+			if !c.ok && err == nil {
+				t.Errorf("an upstream with an unverifiable certificate answered %q", reply)
+			}
+		})
+	}
+}
