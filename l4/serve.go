@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/bouncer-proxy/bouncer/l4/peek"
@@ -53,6 +54,51 @@ type Server struct {
 	Metrics *Metrics     // nil: none
 	// HandshakeTimeout bounds a terminate route's TLS handshake.
 	HandshakeTimeout time.Duration
+
+	mu   sync.Mutex
+	live map[string]map[*context.CancelCauseFunc]struct{} // by upstream name
+}
+
+// errUpstreamRemoved ends the connections of an upstream a reload removed.
+var errUpstreamRemoved = errors.New("upstream_removed")
+
+// Retain ends the connections to upstreams whose names are not in keep (a
+// reload removed them); the others go on on the route they started with.
+func (s *Server) Retain(keep map[string]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, conns := range s.live {
+		if keep[name] {
+			continue
+		}
+		for cancel := range conns {
+			(*cancel)(errUpstreamRemoved)
+		}
+	}
+}
+
+// track registers a connection to upstream until the returned func runs.
+func (s *Server) track(ctx context.Context, upstream string) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	key := &cancel
+	s.mu.Lock()
+	if s.live == nil {
+		s.live = map[string]map[*context.CancelCauseFunc]struct{}{}
+	}
+	if s.live[upstream] == nil {
+		s.live[upstream] = map[*context.CancelCauseFunc]struct{}{}
+	}
+	s.live[upstream][key] = struct{}{}
+	s.mu.Unlock()
+	return ctx, func() {
+		s.mu.Lock()
+		delete(s.live[upstream], key)
+		if len(s.live[upstream]) == 0 {
+			delete(s.live, upstream)
+		}
+		s.mu.Unlock()
+		cancel(nil)
+	}
 }
 
 // Serve proxies c over rt until either side is done or ctx ends; it
@@ -60,6 +106,8 @@ type Server struct {
 func (s *Server) Serve(ctx context.Context, rt *Route, c *Conn) {
 	start := time.Now()
 	defer c.Raw.Close()
+	ctx, untrack := s.track(ctx, rt.Cluster.Name())
+	defer untrack()
 	if m := s.Metrics; m != nil {
 		m.active.WithLabelValues(c.Listener, rt.Name).Inc()
 		defer m.active.WithLabelValues(c.Listener, rt.Name).Dec()
@@ -83,6 +131,9 @@ func (s *Server) Serve(ctx context.Context, rt *Route, c *Conn) {
 	}
 	res := tcpproxy.Pipe(ctx, client, up, prefix, rt.Pipe)
 	_ = up.Close()
+	if errors.Is(context.Cause(ctx), errUpstreamRemoved) {
+		res.Reason = tcpproxy.Reason(errUpstreamRemoved.Error())
+	}
 	ep.Done(upstream.Result{Reset: res.Reason == tcpproxy.ReasonUpstreamError})
 	s.finish(c, rt, ep, res, nil)
 }

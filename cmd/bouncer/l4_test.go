@@ -428,3 +428,65 @@ upstreams:
 		})
 	}
 }
+
+// TestL4Reload: a reload keeps an established connection on the route it
+// started with (its upstream still exists), and ends one whose upstream
+// the new config removed.
+func TestL4Reload(t *testing.T) {
+	one, two := tcpBackend(t, "one", false), tcpBackend(t, "two", false)
+	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
+	write := func(up string, extra string) {
+		writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: db, address: "127.0.0.1:0", protocols: [tcp]}
+l4_routes:
+  - tcp: {upstream: %s}
+upstreams:
+  one: {endpoints: [%q]}
+%s`, up, one, extra))
+	}
+	write("one", fmt.Sprintf("  two: {endpoints: [%q]}\n", two))
+	p := startBouncer(t, cfg)
+	addr := hostPort(p.url("db"))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := lineClient(t, c, "a"); got != "one: a" {
+		t.Fatalf("%q", got)
+	}
+	// The route moves to two; the open connection stays on one.
+	write("two", fmt.Sprintf("  two: {endpoints: [%q]}\n", two))
+	p.signal(syscall.SIGHUP)
+	p.waitStatus("reloaded", func(s reloadStatus) bool { return s.Reloads >= 1 })
+	if got := lineClient(t, c, "b"); got != "one: b" {
+		t.Errorf("after a reload the open connection answered %q", got)
+	}
+	n, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if got := lineClient(t, n, "c"); got != "two: c" {
+		t.Errorf("a new connection answered %q", got)
+	}
+	// Upstream one is removed: its connection ends; two's stays.
+	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: db, address: "127.0.0.1:0", protocols: [tcp]}
+l4_routes:
+  - tcp: {upstream: two}
+upstreams:
+  two: {endpoints: [%q]}
+`, two))
+	p.signal(syscall.SIGHUP)
+	p.waitStatus("reloaded again", func(s reloadStatus) bool { return s.Reloads >= 2 })
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(c); err != nil {
+		t.Errorf("the connection to the removed upstream did not end cleanly: %v", err)
+	}
+	if got := lineClient(t, n, "d"); got != "two: d" {
+		t.Errorf("the connection to the kept upstream answered %q", got)
+	}
+}
