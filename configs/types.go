@@ -48,6 +48,7 @@ type Server struct {
 	RequestIDHeader string   `yaml:"request_id_header" default:"X-Request-Id" doc:"Header carrying the request id: propagated when present, generated when not."`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout" default:"30s" doc:"How long SIGTERM waits for in-flight requests before closing connections."`
 	MaxBodyBytes    Size     `yaml:"max_request_body_bytes" default:"0" doc:"Largest accepted request body (0: unlimited). Larger bodies get 413."`
+	MaxConnections  int      `yaml:"max_connections" default:"0" doc:"Client connections open at once over all listeners (0: no limit); past it new connections are closed at once and counted (bouncer_connections_refused_total)."`
 	DataDir         string   `yaml:"data_dir" doc:"Folder for state kept across restarts: ACME accounts and certificates (file storage) and the local CA (default: $XDG_DATA_HOME/bouncer, else ~/.local/share/bouncer)."`
 }
 
@@ -202,7 +203,7 @@ type ListenerLimits struct {
 	WriteTimeout         Duration `yaml:"write_timeout" default:"0s" doc:"Time to write a whole response (0: no limit, so streams and SSE can last)."`
 	IdleTimeout          Duration `yaml:"idle_timeout" default:"120s" doc:"Keep-alive idle time before the connection is closed. For HTTP/2 also how long a response may wait for the client to open its flow-control window (then the stream is reset) or to read what was written (then the connection is closed)."`
 	MaxConcurrentStreams int      `yaml:"max_concurrent_streams" default:"250" doc:"HTTP/2 streams one connection may have open at once."`
-	MaxConnections       int      `yaml:"max_connections" default:"10000" doc:"Connections open at once on this listener; more wait in the kernel backlog (0: unlimited)."`
+	MaxConnections       int      `yaml:"max_connections" default:"10000" doc:"Connections open at once on this listener; more wait in the kernel backlog (0: unlimited). On a listener with tcp in its protocols, more are closed at once and counted instead."`
 }
 
 // Route is one HTTP route: a match and exactly one action.

@@ -55,6 +55,9 @@ func (v *validator) server() {
 	if h := v.c.Server.RequestIDHeader; !httpguts.ValidHeaderFieldName(h) {
 		v.sink.addf("server.request_id_header", "%q is not a valid header name", h)
 	}
+	if v.c.Server.MaxConnections < 0 {
+		v.sink.addf("server.max_connections", "must not be negative")
+	}
 	if v.c.Server.MaxBodyBytes < 0 {
 		v.sink.addf("server.max_request_body_bytes", "must not be negative")
 	}

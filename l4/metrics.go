@@ -25,7 +25,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"route", "endpoint"}),
 		connectTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bouncer_l4_connect_seconds", Help: "Time to connect to an endpoint (with TLS and PROXY header when used).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"route"}),
-		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bouncer_l4_connections_refused_total", Help: "Connections closed before routing, by listener and reason."},
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bouncer_connections_refused_total", Help: "Connections closed before they were served, by listener and reason (caps, rates, peek failures, no route)."},
 			[]string{"listener", "reason"}),
 	}
 	reg.MustRegister(m.active, m.total, m.bytes, m.connectErrors, m.connectTime, m.Refused)

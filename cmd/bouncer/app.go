@@ -50,6 +50,7 @@ type App struct {
 	acme    acmeState
 	l4      *l4.Server          // serves the TCP routes of every port
 	udp     map[string]*udpPort // by listener name
+	conns   connGate            // server.max_connections over every port
 }
 
 // source is where configs come from.
@@ -235,8 +236,13 @@ func (a *App) apply(cfg *configs.Config) error {
 		go a.serve(rs)
 		a.ports[rs.port].attach(rs.h)
 	}
+	a.conns.max.Store(int64(cfg.Server.MaxConnections))
 	for _, lc := range cfg.Listeners {
-		a.ports[portKey(lc)].state.Store(states[lc.Name]) // nil: HTTP only
+		p := a.ports[portKey(lc)]
+		if slices.Contains(lc.Protocols, "tcp") {
+			p.l4.open.max.Store(int64(lc.Limits.MaxConnections))
+		}
+		p.state.Store(states[lc.Name]) // nil: HTTP only
 	}
 	a.retire(retired, cfg.Server.ShutdownTimeout.D())
 	a.closeUnusedPorts()

@@ -490,3 +490,80 @@ upstreams:
 		t.Errorf("the connection to the kept upstream answered %q", got)
 	}
 }
+
+// TestConnectionCaps: server.max_connections closes connections past it on
+// every listener, and a tcp listener's limits.max_connections on its own.
+func TestConnectionCaps(t *testing.T) {
+	raw := tcpBackend(t, "raw", false)
+	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+server: {max_connections: 3}
+listeners:
+  - {name: db, address: "127.0.0.1:0", protocols: [tcp], limits: {max_connections: 2}}
+  - {name: web, address: "127.0.0.1:0"}
+routes:
+  - respond: {status: 200}
+l4_routes:
+  - tcp: {upstream: raw}
+upstreams:
+  raw: {endpoints: [%q]}
+`, raw))
+	p := startBouncer(t, cfg)
+	db := hostPort(p.url("db"))
+	var open []net.Conn
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	dial := func(addr string) net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+		return c
+	}
+	served := func(c net.Conn) bool {
+		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+		if _, err := io.WriteString(c, "x\n"); err != nil {
+			return false
+		}
+		_, err := bufio.NewReader(c).ReadString('\n')
+		return err == nil
+	}
+	a, b := dial(db), dial(db)
+	if !served(a) || !served(b) {
+		t.Fatal("connections under the caps were not served")
+	}
+	if served(dial(db)) {
+		t.Error("a third connection on the listener capped at 2 was served")
+	}
+	// Two connections are open on db: one more anywhere reaches the global 3.
+	w := dial(hostPort(p.url("web")))
+	_ = w.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(w, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if line, err := bufio.NewReader(w).ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+		t.Fatalf("the third connection overall was not served: %q %v", line, err)
+	}
+	w2 := dial(hostPort(p.url("web")))
+	_ = w2.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(w2, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if line, err := bufio.NewReader(w2).ReadString('\n'); err == nil {
+		t.Errorf("a fourth connection overall was served: %q", line)
+	}
+	if _, body := p.adminGet("/metrics"); !strings.Contains(body, `bouncer_connections_refused_total{listener="web",reason="server_max_connections"} 1`) ||
+		!strings.Contains(body, `bouncer_connections_refused_total{listener="db",reason="listener_max_connections"} 1`) {
+		t.Errorf("refusals not counted:\n%s", grepLines(body, "refused"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -52,7 +52,7 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 					return nil, nil, cfg.Errorf("listeners", "listener %s: proxy_protocol: %v", lc.Name, err)
 				}
 			}
-			p = newPort(ln, a.log, a.l4)
+			p = newPort(ln, a.log, a.l4, &a.conns, lc.Name)
 			a.ports[pk] = p
 		}
 		h := p.newHandoff()

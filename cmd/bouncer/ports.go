@@ -28,10 +28,13 @@ type port struct {
 
 	state atomic.Pointer[l4State] // nil: every connection goes to the HTTP server
 	l4    portL4
+	all   *connGate              // server.max_connections, shared by every port
+	name  atomic.Pointer[string] // the listener's name, for metrics
 }
 
-func newPort(ln net.Listener, log *slog.Logger, srv *l4.Server) *port {
-	p := &port{ln: ln, log: log, done: make(chan struct{})}
+func newPort(ln net.Listener, log *slog.Logger, srv *l4.Server, all *connGate, name string) *port {
+	p := &port{ln: ln, log: log, done: make(chan struct{}), all: all}
+	p.name.Store(&name)
 	p.l4.srv = srv
 	p.l4.ctx, p.l4.cancel = context.WithCancel(context.Background())
 	go p.acceptLoop()
@@ -90,6 +93,11 @@ func (p *port) acceptLoop() {
 			continue
 		}
 		delay = 0
+		c, ok := p.all.admit(c)
+		if !ok {
+			p.refuse(*p.name.Load(), c, "server_max_connections")
+			continue
+		}
 		if st := p.state.Load(); st != nil {
 			go p.inspect(st, c) // the peek may wait: never in the accept loop
 			continue

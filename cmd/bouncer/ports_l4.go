@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bouncer-proxy/bouncer/l4"
 	"github.com/bouncer-proxy/bouncer/l4/peek"
@@ -15,6 +16,7 @@ import (
 // portL4 is the TCP-routing side of a port: its state, the server of its
 // routed connections, and their tracking for drains.
 type portL4 struct {
+	open   connGate // the listener's limits.max_connections, for every connection of a tcp listener
 	srv    *l4.Server
 	ctx    context.Context // cancelled when the port's routed connections must end
 	cancel context.CancelFunc
@@ -46,13 +48,40 @@ func (l *portL4) end() {
 	}
 }
 
-// inspect routes one connection of a port whose listener has tcp: per-
-// client limits, one peek, then an L4 route or the HTTP server.
+// connGate counts connections against a cap; max 0 means no cap (and no
+// counting). Safe for concurrent use.
+type connGate struct {
+	max atomic.Int64
+	n   atomic.Int64
+}
+
+// admit wraps c so that closing it frees its place, or reports false when
+// the cap is reached (c is then not counted).
+func (g *connGate) admit(c net.Conn) (net.Conn, bool) {
+	max := g.max.Load()
+	if max <= 0 {
+		return c, true
+	}
+	if g.n.Add(1) > max {
+		g.n.Add(-1)
+		return c, false
+	}
+	return &releaseConn{Conn: c, release: func() { g.n.Add(-1) }}, true
+}
+
+// inspect routes one connection of a port whose listener has tcp: the
+// listener's and per-client limits, one peek, then an L4 route or the
+// HTTP server.
 func (p *port) inspect(st *l4State, c net.Conn) {
+	c, ok := p.l4.open.admit(c)
+	if !ok {
+		p.refuse(st.listener, c, "listener_max_connections")
+		return
+	}
 	client, local := addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
 	if st.limiter != nil {
 		if reason, ok := st.limiter.Acquire(client.Addr()); !ok {
-			p.refuse(st, c, string(reason))
+			p.refuse(st.listener, c, string(reason))
 			return
 		}
 		c = &releaseConn{Conn: c, release: func() { st.limiter.Release(client.Addr()) }}
@@ -63,7 +92,7 @@ func (p *port) inspect(st *l4State, c net.Conn) {
 		var err error
 		hello, peeked, err = peek.Peek(c, st.opts)
 		if err != nil && !errors.Is(err, peek.ErrMalformed) {
-			p.refuse(st, c, peekReason(err))
+			p.refuse(st.listener, c, peekReason(err))
 			return
 		}
 	}
@@ -76,7 +105,7 @@ func (p *port) inspect(st *l4State, c net.Conn) {
 	rc := router.Conn{TLS: hello.Proto == peek.TLS, SNI: hello.SNI, ALPN: hello.ALPN, Port: local.Port(), Client: client.Addr()}
 	if rt, ok := st.table.Match(&rc); ok {
 		if !p.l4.begin() {
-			p.refuse(st, c, "shutdown")
+			p.refuse(st.listener, c, "shutdown")
 			return
 		}
 		defer p.l4.end()
@@ -87,7 +116,7 @@ func (p *port) inspect(st *l4State, c net.Conn) {
 		p.deliver(peek.NewConn(c, peeked)) // HTTPS on the listener's certificates
 		return
 	}
-	p.refuse(st, c, "no_route")
+	p.refuse(st.listener, c, "no_route")
 }
 
 func peekReason(err error) string {
@@ -101,10 +130,10 @@ func peekReason(err error) string {
 	}
 }
 
-// refuse closes a connection that is not routed, and counts why.
-func (p *port) refuse(st *l4State, c net.Conn, reason string) {
+// refuse closes a connection that is not served, and counts why.
+func (p *port) refuse(listener string, c net.Conn, reason string) {
 	if m := p.l4.srv.Metrics; m != nil {
-		m.Refused.WithLabelValues(st.listener, reason).Inc()
+		m.Refused.WithLabelValues(listener, reason).Inc()
 	}
 	_ = c.Close()
 }
