@@ -239,6 +239,9 @@ func (a *App) apply(cfg *configs.Config) error {
 	a.conns.max.Store(int64(cfg.Server.MaxConnections))
 	for _, lc := range cfg.Listeners {
 		p := a.ports[portKey(lc)]
+		if p == nil {
+			continue // udp only
+		}
 		if slices.Contains(lc.Protocols, "tcp") {
 			p.l4.open.max.Store(int64(lc.Limits.MaxConnections))
 		}
@@ -317,6 +320,9 @@ func (a *App) Addrs() map[string]string {
 	for name, rs := range a.servers {
 		m[name] = rs.srv.Addr().String()
 	}
+	for name, u := range a.udp {
+		m[name] = u.addr
+	}
 	return m
 }
 
@@ -349,6 +355,14 @@ func (a *App) banner(w io.Writer) {
 			first = url
 		}
 		fmt.Fprintf(w, "  listener %-10s %s  %v\n", n, url, lc.Protocols)
+	}
+	udpNames := make([]string, 0, len(a.udp))
+	for n := range a.udp {
+		udpNames = append(udpNames, n)
+	}
+	sort.Strings(udpNames)
+	for _, n := range udpNames {
+		fmt.Fprintf(w, "  listener %-10s udp://%s  [udp]\n", n, a.udp[n].addr)
 	}
 	if a.admin != nil {
 		fmt.Fprintf(w, "  admin               http://%s  (/healthz /readyz /metrics /config /upstreams)\n", a.admin.addr)

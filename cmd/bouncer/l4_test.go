@@ -303,20 +303,24 @@ func udpEcho(t *testing.T, name string) string {
 // endpoint.
 func TestL4UDP(t *testing.T) {
 	e1, e2 := udpEcho(t, "e1"), udpEcho(t, "e2")
-	addr := freePort(t)
 	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
 	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
 listeners:
   - {name: web, address: "127.0.0.1:0"}
-  - {name: dns, address: %q, protocols: [udp]}
+  - {name: dns, address: "127.0.0.1:0", protocols: [udp]}
 routes:
   - respond: {status: 200}
 l4_routes:
   - {listeners: [dns], udp: {upstream: echo}, idle_timeout: 30s}
 upstreams:
   echo: {endpoints: [%q, %q], balance: ring_hash}
-`, addr, e1, e2))
-	startBouncer(t, cfg)
+`, e1, e2))
+	p := startBouncer(t, cfg)
+	addr := hostPort(p.url("dns"))
+	if tcp, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		tcp.Close()
+		t.Error("a udp-only listener also accepts TCP")
+	}
 	for i := range 3 {
 		c, err := net.Dial("udp", addr)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/bouncer-proxy/bouncer/configs"
@@ -27,6 +28,9 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 		return nil, nil, err
 	}
 	for _, lc := range cfg.Listeners {
+		if !usesTCP(lc) {
+			continue // udp only: its socket is applyUDP's
+		}
 		key, err := listenerKey(lc)
 		if err != nil {
 			closeAll(started)
@@ -65,6 +69,12 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 		started[lc.Name] = &runningServer{srv: srv, key: key, port: pk, h: h, done: make(chan struct{})}
 	}
 	return started, keep, nil
+}
+
+// usesTCP reports whether a listener needs a TCP socket: any protocol but
+// udp (and h3, which rides on a TCP listener's TLS).
+func usesTCP(lc configs.Listener) bool {
+	return slices.ContainsFunc(lc.Protocols, func(p string) bool { return p != "udp" })
 }
 
 // closeUnusedPorts closes sockets that no current server owns: those of

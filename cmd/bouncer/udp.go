@@ -21,6 +21,7 @@ import (
 // keep the endpoint they started with.
 type udpPort struct {
 	key    string
+	addr   string // the bound address
 	proxy  *udpproxy.Proxy
 	routes atomic.Pointer[router.Table[*upstream.Cluster]]
 	cancel context.CancelFunc
@@ -120,7 +121,7 @@ func startUDP(addr, key string, o udpproxy.Options) (*udpPort, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &udpPort{key: key, done: make(chan struct{})}
+	u := &udpPort{key: key, addr: conn.LocalAddr().String(), done: make(chan struct{})}
 	u.routes.Store(&router.Table[*upstream.Cluster]{})
 	u.proxy = udpproxy.New(conn, u.pick, o)
 	ctx, cancel := context.WithCancel(context.Background())
