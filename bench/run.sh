@@ -5,7 +5,7 @@
 # Knobs (environment):
 #   ROUNDS=5 DURATION=10 WARMUP=2           rounds, seconds measured / warmed
 #   TARGETS="direct nginx haproxy caddy bouncer"
-#   SCENARIOS="http1-small http1-4k h2-tls tls-handshakes h3"
+#   SCENARIOS="http1-small http1-4k h2-tls tls-handshakes h3 tcp-throughput tcp-connrate"
 #   NOISE_MAX=0.2 MAX_RETRY=2 REF=nginx     noise gate and reference
 #   REF_H3=caddy                            reference of the h3 scenario
 # Results go to bench/results/<UTC time>.md; the summary is printed at the end.
@@ -20,7 +20,7 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 TARGETS=${TARGETS:-direct nginx haproxy caddy bouncer}
-SCENARIOS=${SCENARIOS:-http1-small http1-4k h2-tls tls-handshakes h3}
+SCENARIOS=${SCENARIOS:-http1-small http1-4k h2-tls tls-handshakes h3 tcp-throughput tcp-connrate}
 NOISE_MAX=${NOISE_MAX:-0.2}
 MAX_RETRY=${MAX_RETRY:-2}
 REF=${REF:-nginx}
@@ -29,6 +29,8 @@ PROXY_CPU=1 # every target, alone
 LOAD_CPU=0  # load generator and backend
 BACKEND_H1=18080
 BACKEND_TLS=18081
+BACKEND_SRC=18082                  # TCP source
+BACKEND_ECHO=(18083 18084 18085 18086) # TCP echo; proxies round-robin over the four
 
 "$BENCH/setup.sh"
 mkdir -p "$RUN/nginx-tmp" "$RUN/caddy-data" "$RUN/caddy-config" "$RESULTS"
@@ -40,16 +42,20 @@ trap 'exit 130' INT TERM
 
 render() { sed "s|@RUN@|$RUN|g" "$BENCH/configs/$1" >"$RUN/$1"; }
 
-# start NAME H1PORT TLSPORT H3 CMD...: starts a target pinned to the proxy
-# core and adds it to the harness's targets once both ports accept. H3 is
-# "h3" when the target serves HTTP/3 on the UDP side of TLSPORT, else "-".
+# start NAME H1PORT TLSPORT H3 SRCPORT ECHOPORT CMD...: starts a target
+# pinned to the proxy core and adds it to the harness's targets once all its
+# TCP ports accept. H3 is "h3" when the target serves HTTP/3 on the UDP side
+# of TLSPORT, else "-"; SRCPORT and ECHOPORT are its raw TCP listeners to
+# the backend's TCP source and echo ports.
 start() {
-	local name=$1 h1=$2 tls=$3 h3=$4 h3arg=
-	shift 4
-	if ! port_free "$h1" || ! port_free "$tls"; then
-		note "$name: skipped: port $h1 or $tls is already in use"
-		return
-	fi
+	local name=$1 h1=$2 tls=$3 h3=$4 src=$5 echo=$6 h3arg= p
+	shift 6
+	for p in "$h1" "$tls" "$src" "$echo"; do
+		if ! port_free "$p"; then
+			note "$name: skipped: port $p is already in use"
+			return
+		fi
+	done
 	if [[ $h3 == h3 ]]; then
 		if ! udp_port_free "$tls"; then
 			note "$name: skipped: UDP port $tls is already in use"
@@ -60,37 +66,47 @@ start() {
 	taskset -c "$PROXY_CPU" "$@" >"$RUN/$name.log" 2>&1 &
 	local pid=$!
 	PIDS+=("$pid")
-	if ! wait_port "$h1" || ! wait_port "$tls" || ! kill -0 "$pid" 2>/dev/null; then
+	if ! wait_port "$h1" || ! wait_port "$tls" || ! wait_port "$src" || ! wait_port "$echo" ||
+		! kill -0 "$pid" 2>/dev/null; then
 		note "$name: skipped: did not start ($(tail -c 300 "$RUN/$name.log" | tr '\n' ' '))"
 		return
 	fi
-	ARGS+=(-target "$name,pid=$pid,h1=127.0.0.1:$h1,tls=127.0.0.1:$tls$h3arg")
+	ARGS+=(-target "$name,pid=$pid,h1=127.0.0.1:$h1,tls=127.0.0.1:$tls$h3arg,tcpsrc=127.0.0.1:$src,tcpecho=127.0.0.1:$echo")
 }
 
-if ! port_free "$BACKEND_H1" || ! port_free "$BACKEND_TLS"; then
-	echo "run: backend port $BACKEND_H1 or $BACKEND_TLS is in use; stop what holds it" >&2
-	exit 1
-fi
+for p in "$BACKEND_H1" "$BACKEND_TLS" "$BACKEND_SRC" "${BACKEND_ECHO[@]}"; do
+	if ! port_free "$p"; then
+		echo "run: backend port $p is in use; stop what holds it" >&2
+		exit 1
+	fi
+done
+echoes=$(printf '127.0.0.1:%s,' "${BACKEND_ECHO[@]}")
 GOMAXPROCS=1 taskset -c "$LOAD_CPU" "$BIN/backend" -addr "127.0.0.1:$BACKEND_H1" \
 	-tls-addr "127.0.0.1:$BACKEND_TLS" -cert "$RUN/cert.pem" -key "$RUN/key.pem" \
+	-tcp-source "127.0.0.1:$BACKEND_SRC" -tcp-echo "${echoes%,}" \
 	>"$RUN/backend.log" 2>&1 &
 BACKEND_PID=$!
 PIDS+=("$BACKEND_PID")
-if ! wait_port "$BACKEND_H1" || ! wait_port "$BACKEND_TLS"; then
+if ! wait_port "$BACKEND_H1" || ! wait_port "$BACKEND_TLS" || ! wait_port "$BACKEND_SRC" ||
+	! wait_port "${BACKEND_ECHO[0]}"; then
 	echo "run: backend did not start: $(cat "$RUN/backend.log")" >&2
 	exit 1
 fi
 
 for t in ${TARGETS//,/ }; do
 	case $t in
-	direct) ARGS+=(-target "direct,pid=0,h1=127.0.0.1:$BACKEND_H1,tls=127.0.0.1:$BACKEND_TLS") ;;
+	direct)
+		# The direct echo is one of the four ports: tcpload spreads its own
+		# connections over 16 source addresses instead.
+		ARGS+=(-target "direct,pid=0,h1=127.0.0.1:$BACKEND_H1,tls=127.0.0.1:$BACKEND_TLS,tcpsrc=127.0.0.1:$BACKEND_SRC,tcpecho=127.0.0.1:${BACKEND_ECHO[0]}")
+		;;
 	nginx)
 		render nginx.conf
-		start nginx 18111 18112 - nginx -p "$RUN/" -e "$RUN/nginx-error.log" -c "$RUN/nginx.conf"
+		start nginx 18111 18112 - 18113 18114 nginx -p "$RUN/" -e "$RUN/nginx-error.log" -c "$RUN/nginx.conf"
 		;;
 	haproxy)
 		render haproxy.cfg
-		start haproxy 18121 18122 - haproxy -db -f "$RUN/haproxy.cfg"
+		start haproxy 18121 18122 - 18123 18124 haproxy -db -f "$RUN/haproxy.cfg"
 		;;
 	caddy)
 		if [[ ! -x $BIN/caddy ]]; then
@@ -98,7 +114,7 @@ for t in ${TARGETS//,/ }; do
 			continue
 		fi
 		render caddy.json
-		start caddy 18131 18132 h3 env GOMAXPROCS=1 XDG_DATA_HOME="$RUN/caddy-data" \
+		start caddy 18131 18132 h3 18133 18134 env GOMAXPROCS=1 XDG_DATA_HOME="$RUN/caddy-data" \
 			XDG_CONFIG_HOME="$RUN/caddy-config" "$BIN/caddy" run --config "$RUN/caddy.json"
 		;;
 	bouncer)
@@ -107,7 +123,7 @@ for t in ${TARGETS//,/ }; do
 			continue
 		fi
 		render bouncer.yaml
-		start bouncer 18181 18182 h3 env GOMAXPROCS=1 "$BIN/bouncer" run -config "$RUN/bouncer.yaml"
+		start bouncer 18181 18182 h3 18183 18184 env GOMAXPROCS=1 "$BIN/bouncer" run -config "$RUN/bouncer.yaml"
 		;;
 	*) note "$t: skipped: unknown target" ;;
 	esac
@@ -122,6 +138,7 @@ done
 	echo "- nginx: $(nginx -v 2>&1 | sed 's/.*: //'); haproxy: $(haproxy -v | head -1 | awk '{print $3}')"
 	echo "- caddy: $([[ -x $BIN/caddy ]] && "$BIN/caddy" version | awk '{print $1}' || echo none); $(go version | awk '{print $3}')"
 	echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}'); h2load: $(h2load --version | awk '{print $2}')"
+	echo "- caddy-l4: $(cd "$BENCH/caddy" && go list -m -f '{{.Version}}' github.com/mholt/caddy-l4); tcpload: bench/loadgen"
 	echo "- tlsload, h3load: bench/loadgen (quic-go $(cd "$ROOT" && go list -m -f '{{.Version}}' github.com/quic-go/quic-go))"
 	echo "- pinning: targets on CPU $PROXY_CPU, load generator + backend on CPU $LOAD_CPU"
 } >"$RUN/meta.md"

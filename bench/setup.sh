@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/setup.sh: installs the load generators and peers (Debian packages),
-# builds the backend, the harness, the Go load generators (tlsload, h3load),
-# Caddy and Bouncer into bench/.bin/, and makes the ECDSA P-256 certificate
-# every TLS listener serves, in bench/.run/.
+# builds the backend, the harness, the Go load generators (tlsload, h3load,
+# tcpload), Caddy (with caddy-l4) and Bouncer into bench/.bin/, and makes the
+# ECDSA P-256 certificate every TLS listener serves, in bench/.run/.
 # bench/run.sh calls it; it is safe to run again (it only redoes what is
 # missing or stale, except Bouncer, which is rebuilt every time).
 set -euo pipefail
@@ -17,10 +17,16 @@ mkdir -p "$BIN" "$RUN"
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
 apt_need nginx=nginx-light haproxy=haproxy wrk=wrk h2load=nghttp2-client taskset=util-linux openssl=openssl
+# NGINX's stream module (tcp-* scenarios) is a dynamic module of its own package.
+if [[ ! -f /usr/lib/nginx/modules/ngx_stream_module.so ]]; then
+	[[ $(id -u) == 0 ]] || { echo "setup: missing libnginx-mod-stream: install it with apt-get (needs root)" >&2; exit 1; }
+	apt-get install -y -o DPkg::Lock::Timeout=600 libnginx-mod-stream
+fi
 
 echo "setup: building backend, harness and the Go load generators" >&2
 (cd "$ROOT" && go build -o "$BIN/backend" ./bench/backend && go build -o "$BIN/harness" ./bench/harness &&
-	go build -o "$BIN/tlsload" ./bench/loadgen/tlsload && go build -o "$BIN/h3load" ./bench/loadgen/h3load)
+	go build -o "$BIN/tlsload" ./bench/loadgen/tlsload && go build -o "$BIN/h3load" ./bench/loadgen/h3load &&
+	go build -o "$BIN/tcpload" ./bench/loadgen/tcpload)
 
 # Caddy: its own module in bench/caddy (pinned in its go.mod); rebuilt when
 # that module changes. A failed build only skips the caddy target.

@@ -3,7 +3,11 @@
 // It answers GET /64 and GET /4k with a fixed body of 64 and 4096 bytes over
 // HTTP/1.1 keep-alive on -addr, and, when -tls-addr is set, the same routes
 // over TLS (ALPN h2 or http/1.1) so that the "direct" target can serve the
-// h2-tls scenario too. Run it with GOMAXPROCS=1 (bench/run.sh does).
+// h2-tls scenario too. For the L4 scenarios it serves, when asked, a TCP
+// source on -tcp-source (an endless stream of bytes to every connection)
+// and a TCP echo on each address of -tcp-echo (comma separated; several
+// ports let proxies spread their upstream connections, see
+// bench/README.md). Run it with GOMAXPROCS=1 (bench/run.sh does).
 package main
 
 import (
@@ -26,15 +30,42 @@ func main() {
 	tlsAddr := flag.String("tls-addr", "", "host:port of the TLS listener (empty: none)")
 	cert := flag.String("cert", "", "PEM certificate for -tls-addr")
 	key := flag.String("key", "", "PEM private key for -tls-addr")
+	source := flag.String("tcp-source", "", "host:port of the TCP source (empty: none)")
+	echo := flag.String("tcp-echo", "", "host:port list of TCP echo listeners, comma separated (empty: none)")
 	flag.Parse()
-	if err := run(*addr, *tlsAddr, *cert, *key); err != nil {
+	tcp, err := listenL4(*source, *echo)
+	if err != nil {
+		log.Fatalf("backend: %v", err)
+	}
+	if err := run(*addr, *tlsAddr, *cert, *key, tcp); err != nil {
 		log.Fatalf("backend: %v", err)
 	}
 }
 
-// run serves until SIGTERM or SIGINT, or until a listener fails.
-func run(addr, tlsAddr, cert, key string) error {
-	errc := make(chan error, 2)
+// listenL4 opens the TCP source and echo listeners.
+func listenL4(source, echoes string) ([]*tcpServer, error) {
+	src, err := listenTCP(source, newSource())
+	if err != nil {
+		return nil, err
+	}
+	ech, err := listenTCP(echoes, echo)
+	if err != nil {
+		for _, s := range src {
+			s.ln.Close()
+		}
+		return nil, err
+	}
+	return append(src, ech...), nil
+}
+
+// run serves HTTP and the TCP servers until SIGTERM or SIGINT, or until a
+// listener fails.
+func run(addr, tlsAddr, cert, key string, tcp []*tcpServer) error {
+	errc := make(chan error, 2+len(tcp))
+	for _, s := range tcp {
+		go func() { errc <- s.serve() }()
+		defer s.ln.Close()
+	}
 	plain := newServer()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -57,7 +88,7 @@ func run(addr, tlsAddr, cert, key string) error {
 		secure.Close()
 		return nil
 	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
+		if err == nil || errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
 		return fmt.Errorf("serve: %w", err)

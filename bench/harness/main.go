@@ -26,17 +26,17 @@ func parseFlags(args []string) (harness.Plan, error) {
 	var p harness.Plan
 	var caFile string
 	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
-	p.Register(fs, "name,pid=N,h1=host:port,tls=host:port[,h3=host:port] (repeat; order is the rotation's start)")
-	scens := fs.String("scenarios", "http1-small,http1-4k,h2-tls,tls-handshakes,h3", "scenarios to run, comma separated")
+	p.Register(fs, "name,pid=N,h1=host:port,tls=host:port[,h3=host:port][,tcpsrc=host:port][,tcpecho=host:port] (repeat; order is the rotation's start)")
+	scens := fs.String("scenarios", "http1-small,http1-4k,h2-tls,tls-handshakes,h3,tcp-throughput,tcp-connrate", "scenarios to run, comma separated")
 	fs.StringVar(&caFile, "ca", "", "certificate the TLS listeners serve")
 	ref := fs.String("ref", "nginx", "reference target of the ratios")
 	refH3 := fs.String("ref-h3", "caddy", "reference target of the h3 scenario")
-	genDir := fs.String("loadgen-dir", "", "directory of tlsload and h3load (default: this command's)")
+	genDir := fs.String("loadgen-dir", "", "directory of tlsload, h3load and tcpload (default: this command's)")
 	if err := fs.Parse(args); err != nil {
 		return p, err
 	}
 	var err error
-	if p.Targets, err = p.ParseTargets(keyH1, keyTLS, keyH3); err != nil {
+	if p.Targets, err = p.ParseTargets(keyH1, keyTLS, keyH3, keySource, keyEcho); err != nil {
 		return p, err
 	}
 	p.Targets = append(p.Targets, derivedH2(p.Targets)...)

@@ -29,8 +29,10 @@ const (
 // over the targets' plain HTTP/1.1 listener, h2load with h2 over their TLS
 // listener, bench/loadgen/tlsload's full handshakes on the TLS listener, and
 // bench/loadgen/h3load over HTTP/3 and, with the same client, over h2 (the
-// two "h3" entries are one scenario: their jobs share a table). Gen names a
-// binary of the load generators' directory (-loadgen-dir).
+// two "h3" entries are one scenario: their jobs share a table), and
+// bench/loadgen/tcpload's download from a TCP source and echo connections
+// through the targets' raw TCP listeners. Gen names a binary of the load
+// generators' directory (-loadgen-dir).
 var scenarios = []harness.Scenario{
 	{Name: "http1-small", Listener: keyH1, Scheme: "http", Path: "/64", Size: 64, Latency: "p99_ms"},
 	{Name: "http1-4k", Listener: keyH1, Scheme: "http", Path: "/4k", Size: 4096, Latency: "p99_ms"},
@@ -38,6 +40,10 @@ var scenarios = []harness.Scenario{
 	{Name: "tls-handshakes", Listener: keyTLS, Gen: "tlsload", Scheme: "https", Path: "/64", Size: 64, Latency: "p99_ms"},
 	{Name: "h3", Listener: keyH3, Gen: "h3load", Scheme: "https", Path: "/64", Size: 64, Latency: "p99_ms"},
 	{Name: "h3", Listener: keyH3H2, Gen: "h3load", Args: []string{"-h2"}, Scheme: "https", Path: "/64", Size: 64, Latency: "p99_ms"},
+	{Name: "tcp-throughput", Listener: keySource, Gen: "tcpload", Scheme: "tcp",
+		Args: []string{"-mode", "read", "-c", "4"}, Latency: "mean_ms"},
+	{Name: "tcp-connrate", Listener: keyEcho, Gen: "tcpload", Scheme: "tcp",
+		Args: []string{"-mode", "connrate", "-c", "16", "-size", "64", "-sources", "16"}, Latency: "p99_ms"},
 }
 
 // derivedH2 returns, for every target with an h3 listener, a target
@@ -60,6 +66,9 @@ type checker struct{ caFile string }
 
 func (c checker) Check(ctx context.Context, j harness.Job, addr string) error {
 	s := j.Scenario
+	if s.Scheme == "tcp" {
+		return checkTCP(ctx, s, addr)
+	}
 	rt, want, err := c.transport(s)
 	if err != nil {
 		return err

@@ -52,6 +52,7 @@ type direction struct {
 	count          *atomic.Int64
 	buf            *[]byte
 	lr             io.LimitedReader
+	bulk           bool // a read filled the buffer: splice from now on
 }
 
 func (p *pipe) direction(src, dst net.Conn, fromClient bool) *direction {
@@ -86,9 +87,12 @@ func (d *direction) run() {
 		var eof bool
 		var s side
 		var err error
-		if d.spliced() {
+		switch {
+		case d.spliced() && d.bulk:
 			eof, s, err = d.splice()
-		} else {
+		case d.spliced():
+			eof, s, err = d.copyStep()
+		default:
 			eof, s, err = d.copyBuffered()
 		}
 		switch {
@@ -118,6 +122,33 @@ func (d *direction) splice() (eof bool, s side, err error) {
 	}
 	// ReadFrom returns a nil error at EOF; a chunk left unfilled means EOF.
 	return d.lr.N > 0, sideSrc, nil
+}
+
+// copyStep moves one read's worth through the buffer. A direction that
+// could splice starts this way: small exchanges (a 64-byte request and
+// its answer) cost one read and one write, where splice(2) would add pipe
+// system calls; the first read that fills the buffer marks a bulk
+// transfer, which is spliced from then on.
+func (d *direction) copyStep() (eof bool, s side, err error) {
+	if d.buf == nil {
+		d.buf = getBuffer(d.p.o.BufferSize)
+	}
+	buf := *d.buf
+	n, rerr := d.src.Read(buf)
+	if n > 0 {
+		w, werr := d.dst.Write(buf[:n])
+		d.moved(int64(w), false)
+		if werr != nil {
+			return false, sideDst, werr
+		}
+		if n == len(buf) {
+			d.bulk = true
+		}
+	}
+	if rerr == io.EOF {
+		return true, sideSrc, nil
+	}
+	return false, sideSrc, rerr
 }
 
 // copyBuffered reads and writes through a buffer until EOF, an error or

@@ -53,7 +53,7 @@ type Result struct {
 	BytesOut int64 // upstream to client
 	Reason   Reason
 	Duration time.Duration
-	Spliced  bool // both directions were copied by splice(2)
+	Spliced  bool // both ends were TCP sockets: bulk transfers (past the first full buffer) went by splice(2)
 }
 
 // Pipe copies client to upstream and upstream to client until both

@@ -63,6 +63,21 @@ func TestGenCommand(t *testing.T) {
 	if got != want {
 		t.Errorf("command\n%s\nwant\n%s", got, want)
 	}
+	// Without a path (raw TCP), the scenario's flags are all in Args.
+	s = Scenario{Name: "tcp-connrate", Gen: "/bin/tcpload", Args: []string{"-mode", "connrate"}}
+	got = strings.Join(s.command("127.0.0.1:1", 5*time.Second, 0), " ")
+	want = "taskset -c 0 env GOMAXPROCS=1 /bin/tcpload -d 5s -mode connrate 127.0.0.1:1"
+	if got != want {
+		t.Errorf("command\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestFormatRate(t *testing.T) {
+	for v, want := range map[float64]string{2.3456: "2.35", 9.999: "10.00", 10: "10", 22172.4: "22172"} {
+		if got := formatRate(v); got != want {
+			t.Errorf("formatRate(%v) = %s, want %s", v, got, want)
+		}
+	}
 }
 
 func TestPickScenariosVariants(t *testing.T) {

@@ -125,7 +125,7 @@ func WriteSummary(w io.Writer, rows []Row, latencyMS bool) {
 		}
 		rps, lat, cpu := "–", "–", "–"
 		if len(r.RPS) > 0 {
-			rps = fmt.Sprintf("%.0f", medianOf(r.RPS))
+			rps = formatRate(medianOf(r.RPS))
 			lat = fmt.Sprintf("%.2f", medianOf(r.LatencyMS))
 		}
 		if len(r.ProxyCPU) > 0 {
@@ -137,6 +137,15 @@ func WriteSummary(w io.Writer, rows []Row, latencyMS bool) {
 		fmt.Fprintf(w, "| %s | %s | %s | %v | %v | %s | %v | %v |\n",
 			r.Scenario, name, rps, r.Thrpt, r.Latency, cpu, r.OpsCPU, r.VsDirect)
 	}
+}
+
+// formatRate prints a rate in whole units, or with two decimals when it is
+// below 10 (GB/s in tcp-throughput).
+func formatRate(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
 }
 
 // WriteRaw prints every attempt, used or not.

@@ -205,8 +205,8 @@ func (s Sample) line() string {
 		return fmt.Sprintf("%s %s", s.Status, s.Err)
 	}
 	u := s.Usage
-	return fmt.Sprintf("%-2s rps=%.0f %s=%.2f proxy_cpu=%.2f load_cpu=%.2f backend_cpu=%.2f foreign=%.2f/%.2f",
-		s.Status, s.Result.RPS, s.Scenario.Latency, s.Result.LatencyMS, u.Proxy, u.Load, u.Backend,
+	return fmt.Sprintf("%-2s rps=%s %s=%.2f proxy_cpu=%.2f load_cpu=%.2f backend_cpu=%.2f foreign=%.2f/%.2f",
+		s.Status, formatRate(s.Result.RPS), s.Scenario.Latency, s.Result.LatencyMS, u.Proxy, u.Load, u.Backend,
 		u.ForeignProxy, u.ForeignLoad)
 }
 

@@ -105,8 +105,11 @@ func (s Scenario) command(addr string, d time.Duration, core int) []string {
 		return append(append(append(argv, s.ghzFlags(secs)...), s.Args...), addr)
 	case s.Gen != "":
 		// One Go thread, like wrk -t1 and h2load -t1.
-		argv = append(argv, "env", "GOMAXPROCS=1", s.Gen, "-d", d.String(), "-path", s.Path,
-			"-size", strconv.Itoa(s.Size))
+		// A scenario without a path (raw TCP) passes its flags in Args.
+		argv = append(argv, "env", "GOMAXPROCS=1", s.Gen, "-d", d.String())
+		if s.Path != "" {
+			argv = append(argv, "-path", s.Path, "-size", strconv.Itoa(s.Size))
+		}
 		return append(append(argv, s.Args...), addr)
 	case s.H2load:
 		argv = append(argv, "h2load", "-t1", "-c4", "-m32", "-D", secs)

@@ -9,7 +9,9 @@
 // measured duration (its name says what an operation is: hps for
 // handshakes, rps for requests); requests counts those operations, errors
 // the failed ones; the latencies are those of the successful operations.
-// Further counters (resumed) follow errors.
+// Further counters (resumed) follow errors. With Summary.PerOp set, the
+// rate counts that many units per operation (tcpload: gbps, 1e-3 GB per
+// operation of 1 MB read).
 package loadstat
 
 import (
@@ -45,6 +47,7 @@ type Summary struct {
 	Errors   int64
 	FirstErr error // first error of the first worker that had one
 	Extra    []Counter
+	PerOp    float64 // units of the rate per successful operation; 0 means 1
 	sorted   []time.Duration
 	sum      time.Duration
 }
@@ -99,8 +102,15 @@ func (s Summary) Line() string {
 	if s.Elapsed > 0 {
 		rate = float64(s.OK) / s.Elapsed.Seconds()
 	}
+	if s.PerOp > 0 {
+		rate *= s.PerOp
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s=%.1f requests=%d errors=%d", s.Rate, rate, s.OK, s.Errors)
+	prec := 1
+	if s.PerOp > 0 && s.PerOp < 1 {
+		prec = 4 // a rate of big units, such as GB/s
+	}
+	fmt.Fprintf(&b, "%s=%.*f requests=%d errors=%d", s.Rate, prec, rate, s.OK, s.Errors)
 	for _, c := range s.Extra {
 		fmt.Fprintf(&b, " %s=%d", c.Name, c.Value)
 	}

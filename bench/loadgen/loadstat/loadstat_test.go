@@ -53,6 +53,11 @@ func TestLine(t *testing.T) {
 	if got := s.Line(); got != want {
 		t.Errorf("line\n%s\nwant\n%s", got, want)
 	}
+	s.Rate, s.Extra, s.PerOp = "gbps", nil, 1e-3
+	want = "gbps=0.0010 requests=2 errors=0 mean_ms=3.000 p50_ms=2.000 p90_ms=4.000 p99_ms=4.000 max_ms=4.000"
+	if got := s.Line(); got != want {
+		t.Errorf("line with PerOp\n%s\nwant\n%s", got, want)
+	}
 	empty := Merge("rps", time.Second, nil)
 	if got := empty.Line(); got != "rps=0.0 requests=0 errors=0 mean_ms=0.000 p50_ms=0.000 p90_ms=0.000 p99_ms=0.000 max_ms=0.000" {
 		t.Errorf("empty line %s", got)
