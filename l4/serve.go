@@ -206,10 +206,10 @@ func (s *Server) hashKey(rt *Route, c *Conn) (uint64, bool) {
 }
 
 func (s *Server) connect(ctx context.Context, rt *Route, c *Conn, ep *upstream.Endpoint) (net.Conn, error) {
-	// Keep-alive probes only after 15 s of silence, with the system's
-	// interval and count: two setsockopt calls instead of Go's four, which
-	// showed in the cost of short connections.
-	d := net.Dialer{Timeout: rt.Connect, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: -1, Count: -1}}
+	// No keep-alive probes to endpoints: the route's idle timeout ends a
+	// silent connection, and Go's four setsockopt calls per dial showed in
+	// the cost of short connections.
+	d := net.Dialer{Timeout: rt.Connect, KeepAlive: -1}
 	conn, err := d.DialContext(ctx, "tcp", ep.Address())
 	if err != nil {
 		return nil, err
