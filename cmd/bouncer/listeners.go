@@ -43,7 +43,7 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 		pk := portKey(lc)
 		p, ok := a.ports[pk]
 		if !ok {
-			ln, err := listener.ListenTCP(lc.Address)
+			ln, err := listener.ListenTCP(lc.Address, servesHTTP(lc))
 			if err != nil {
 				closeAll(started)
 				a.closeUnusedPorts()
@@ -69,6 +69,12 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 		started[lc.Name] = &runningServer{srv: srv, key: key, port: pk, h: h, done: make(chan struct{})}
 	}
 	return started, keep, nil
+}
+
+// servesHTTP reports whether a listener serves HTTP (and not only TCP
+// routes).
+func servesHTTP(lc configs.Listener) bool {
+	return slices.ContainsFunc(lc.Protocols, func(p string) bool { return p == "http1" || p == "h2" || p == "h2c" })
 }
 
 // usesTCP reports whether a listener needs a TCP socket: any protocol but

@@ -193,13 +193,19 @@ func (d *direction) moved(n int64, spliced bool) {
 }
 
 // halfClose propagates the source's EOF as a FIN on the destination. A
-// destination that cannot half-close ends the whole pipe.
+// destination that cannot half-close ends the whole pipe, and so does the
+// second EOF: both sides are done, and closing sends the last FIN without
+// a shutdown call first.
 func (d *direction) halfClose() {
 	r := ReasonUpstreamClosed
 	if d.fromClient {
 		r = ReasonClientClosed
 	}
 	d.p.verdict.soft(r)
+	if d.p.eofs.Add(1) == 2 {
+		d.p.end()
+		return
+	}
 	if err := closeWrite(d.dst); err != nil {
 		d.p.end()
 	}

@@ -112,6 +112,7 @@ type pipe struct {
 	bytesOut         atomic.Int64
 	verdict          verdict
 	closeOnce        sync.Once
+	eofs             atomic.Int32 // directions that have seen EOF
 }
 
 func newPipe(client, upstream net.Conn, o Options) *pipe {
