@@ -49,7 +49,8 @@ type App struct {
 	localCA *localca.CA // made when a listener first uses tls.local_ca
 	acme    acmeState
 	l4      *l4.Server          // serves the TCP routes of every port
-	udp     map[string]*udpPort // by listener name
+	udp     map[string]*udpPort // by listener name; written under mu and udpMu
+	udpMu   sync.Mutex          // lets the metrics collector read udp without mu
 	conns   connGate            // server.max_connections over every port
 }
 
@@ -113,6 +114,7 @@ func newApp(src source, log *slog.Logger, level *slog.LevelVar, access *slog.Log
 		errc:    make(chan error, 1),
 	}
 	a.l4 = &l4.Server{Log: access, Metrics: l4.NewMetrics(m.Registry)}
+	m.Registry.MustRegister(newUDPCollector(a.udpPorts))
 	a.reg = upstream.NewRegistry(upstream.Options{
 		Logger: log,
 		OnHealthChange: func(up, addr string, healthy bool) {
@@ -298,7 +300,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	for _, u := range a.udp {
 		u.stop()
 	}
+	a.udpMu.Lock()
 	a.udp = nil
+	a.udpMu.Unlock()
 	a.closeACME()
 	a.reg.Close()
 	a.grpc.close()
@@ -310,6 +314,18 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.admin.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// udpPorts is a copy of the current UDP ports, for the metrics collector
+// (which runs on the scraping goroutine).
+func (a *App) udpPorts() map[string]*udpPort {
+	a.udpMu.Lock()
+	defer a.udpMu.Unlock()
+	out := make(map[string]*udpPort, len(a.udp))
+	for k, v := range a.udp {
+		out[k] = v
+	}
+	return out
 }
 
 // Addrs lists the bound listener addresses by name (for tests and the banner).

@@ -350,6 +350,10 @@ upstreams:
 			}
 		}
 	}
+	if _, body := p.adminGet("/metrics"); !strings.Contains(body, `bouncer_udp_sessions_opened_total{listener="dns"} 3`) ||
+		!strings.Contains(body, `bouncer_udp_sessions{listener="dns"} 3`) {
+		t.Errorf("udp metrics:\n%s", grepLines(body, "bouncer_udp"))
+	}
 }
 
 // TestL4DrainOnSIGTERM: an open TCP connection keeps working after

@@ -112,7 +112,9 @@ func (a *App) applyUDP(cfg *configs.Config, g *generation) error {
 			u.stop()
 		}
 	}
+	a.udpMu.Lock()
 	a.udp = next
+	a.udpMu.Unlock()
 	return nil
 }
 
