@@ -417,7 +417,7 @@ type HashOn struct {
 	Header   string `yaml:"header" doc:"Hash on this request header."`
 	Cookie   string `yaml:"cookie" doc:"Hash on this cookie."`
 	ClientIP bool   `yaml:"client_ip" doc:"Hash on the client IP."`
-	SNI      bool   `yaml:"sni" doc:"Hash on the TLS server name (L4 routes)."`
+	SNI      bool   `yaml:"sni" doc:"Hash on the TLS server name (SNI); the client IP when there is none."`
 }
 
 // HealthCheck is an active HTTP health check.

@@ -207,7 +207,7 @@ type recorder struct {
 	status  int
 	bytes   int64
 	respHdr *HeaderOps
-	hsts    string // Strict-Transport-Security value ("": none)
+	hsts    []string // Strict-Transport-Security value (nil: none)
 }
 
 // noPolicy is the policy of a listener the snapshot does not know.
@@ -225,8 +225,8 @@ func (rw *recorder) WriteHeader(code int) {
 					h["Content-Type"] = nil // removed on purpose: do not let net/http guess one
 				}
 			}
-			if rw.hsts != "" { // after the route's changes: the listener's policy wins
-				rw.ResponseWriter.Header()["Strict-Transport-Security"] = []string{rw.hsts}
+			if rw.hsts != nil { // after the route's changes: the listener's policy wins
+				rw.ResponseWriter.Header()["Strict-Transport-Security"] = rw.hsts
 			}
 		}
 		rw.ResponseWriter.WriteHeader(code)

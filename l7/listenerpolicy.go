@@ -14,8 +14,8 @@ import (
 // ListenerPolicy is what a listener does to every request before (or
 // instead of) routing. Immutable once built.
 type ListenerPolicy struct {
-	SNIHostCheck bool   // on TLS: Host must be the SNI name, or 421
-	HSTS         string // Strict-Transport-Security value set on every response ("": none)
+	SNIHostCheck bool     // on TLS: Host must be the SNI name, or 421
+	HSTS         []string // Strict-Transport-Security value set on every response (nil: none); shared, never modified
 
 	// RedirectStatus, when not 0, answers every request with a redirect to
 	// https on RedirectPort (ACME HTTP-01 challenges excepted).
@@ -41,7 +41,7 @@ func ListenerPolicies(cfg *configs.Config) map[string]*ListenerPolicy {
 		if t := l.TLS; t != nil {
 			p.SNIHostCheck = t.SNIHostCheck
 			if t.HSTS != nil {
-				p.HSTS = hstsValue(t.HSTS)
+				p.HSTS = []string{hstsValue(t.HSTS)}
 			}
 			if ca := t.ClientAuth; ca != nil {
 				p.ClientAuth = true

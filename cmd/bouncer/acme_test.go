@@ -160,8 +160,7 @@ func TestACMESharedRedisStorage(t *testing.T) {
 func TestACMEDNS01Wildcard(t *testing.T) {
 	named := testsvc.StartNamed(t, "dns01.test")
 	pb := testsvc.StartPebble(t, testsvc.PebbleOptions{DNSServer: named.Addr})
-	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+	p := startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
 server: {data_dir: %q}
 listeners:
   - name: secure
@@ -177,7 +176,6 @@ acme:
     rfc2136: {server: %q, key_name: %q, key_secret: %q}
     resolvers: [%q]
 `, t.TempDir(), pb.Directory, pb.APIRootsFile, named.Addr, named.KeyName, named.KeySecret, named.Addr))
-	p := startBouncer(t, cfg)
 	leaf := waitCert(t, strings.TrimPrefix(p.url("secure"), "https://"), "x.dns01.test", pb.Roots(t))
 	if len(leaf.DNSNames) != 1 || leaf.DNSNames[0] != "*.dns01.test" {
 		t.Errorf("served names %v, want the wildcard", leaf.DNSNames)
@@ -192,8 +190,7 @@ func TestACMEThroughL4Router(t *testing.T) {
 	pb := testsvc.StartPebble(t, testsvc.PebbleOptions{})
 	raw := tcpBackend(t, "raw", false)
 	tlsAddr := loopbackPort(pb.TLSPort)
-	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+	startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
 server: {data_dir: %q}
 listeners:
   - {name: edge, address: %q, protocols: [tcp], tls: {acme: {names: [mq.example.test]}}}
@@ -208,7 +205,6 @@ acme:
   http_port: %d
   tls_port: %d
 `, t.TempDir(), tlsAddr, raw, pb.Directory, pb.APIRootsFile, pb.HTTPPort, pb.TLSPort))
-	startBouncer(t, cfg)
 	roots := pb.Roots(t)
 	waitCert(t, tlsAddr, "mq.example.test", roots)
 	c, err := tls.Dial("tcp", tlsAddr, &tls.Config{ServerName: "mq.example.test", RootCAs: roots})

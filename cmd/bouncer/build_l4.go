@@ -118,7 +118,10 @@ func l4Match(m configs.L4Match, kind string) (router.Match, error) {
 }
 
 // addrPort is the address of a net.Addr, zero when it has none.
-func addrPort(a interface{ String() string }) netip.AddrPort {
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
 	ap, _ := netip.ParseAddrPort(a.String())
 	return ap
 }

@@ -122,6 +122,15 @@ func startBouncer(t *testing.T, path string) *proc {
 	return p
 }
 
+// startConfig writes text to a config file of its own and starts bouncer
+// on it.
+func startConfig(t *testing.T, text string) *proc {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bouncer.yaml")
+	writeFile(t, path, text)
+	return startBouncer(t, path)
+}
+
 // waitBanner parses `listener NAME URL` and `admin URL` lines of the
 // banner, which ends with "Try:".
 func (p *proc) waitBanner() {

@@ -100,8 +100,7 @@ func TestL4SharedPort(t *testing.T) {
 	ca := certstest.NewCA(t)
 	raw := tcpBackend(t, "raw", false)
 	a, b, c := tlsBackend(t, ca, "a.test"), tlsBackend(t, ca, "b.test"), tlsBackend(t, ca, "c.other.test")
-	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+	p := startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
 listeners:
   - {name: edge, address: "127.0.0.1:0", protocols: [tcp, http1, h2c]}
 routes:
@@ -117,7 +116,6 @@ upstreams:
   c: {endpoints: [%q]}
   raw: {endpoints: [%q]}
 `, a, b, c, raw))
-	p := startBouncer(t, cfg)
 	addr := hostPort(p.url("edge"))
 
 	if st, body := httpDo(t, "GET", p.url("edge")+"/"); st != 200 || body != "http" {
@@ -147,8 +145,7 @@ upstreams:
 // backend's last words.
 func TestL4HalfClose(t *testing.T) {
 	raw := tcpBackend(t, "raw", false)
-	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+	p := startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
 listeners:
   - {name: db, address: "127.0.0.1:0", protocols: [tcp]}
 l4_routes:
@@ -156,7 +153,6 @@ l4_routes:
 upstreams:
   raw: {endpoints: [%q]}
 `, raw))
-	p := startBouncer(t, cfg)
 	c, err := net.Dial("tcp", hostPort(p.url("db")))
 	if err != nil {
 		t.Fatal(err)
@@ -213,8 +209,7 @@ upstreams:
 // is not trusted is refused.
 func TestL4PeekDeadlineAndCaps(t *testing.T) {
 	raw := tcpBackend(t, "raw", false)
-	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+	p := startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
 listeners:
   - name: edge
     address: "127.0.0.1:0"
@@ -228,7 +223,6 @@ l4_routes:
 upstreams:
   raw: {endpoints: [%q]}
 `, raw))
-	p := startBouncer(t, cfg)
 	addr := hostPort(p.url("edge"))
 
 	silent, err := net.Dial("tcp", addr)
@@ -303,19 +297,20 @@ func udpEcho(t *testing.T, name string) string {
 // endpoint.
 func TestL4UDP(t *testing.T) {
 	e1, e2 := udpEcho(t, "e1"), udpEcho(t, "e2")
-	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+	p := startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
 listeners:
   - {name: web, address: "127.0.0.1:0"}
   - {name: dns, address: "127.0.0.1:0", protocols: [udp]}
 routes:
   - respond: {status: 200}
 l4_routes:
+  # Never matches: the listener is not on port 1.
+  - {listeners: [dns], match: {ports: [1]}, udp: {upstream: nowhere}}
   - {listeners: [dns], udp: {upstream: echo}, idle_timeout: 30s}
 upstreams:
   echo: {endpoints: [%q, %q], balance: ring_hash}
+  nowhere: {endpoints: ["127.0.0.1:9"]}
 `, e1, e2))
-	p := startBouncer(t, cfg)
 	addr := hostPort(p.url("dns"))
 	if tcp, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		tcp.Close()
@@ -360,8 +355,7 @@ upstreams:
 // SIGTERM, and the process exits once it is closed.
 func TestL4DrainOnSIGTERM(t *testing.T) {
 	raw := tcpBackend(t, "raw", false)
-	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+	p := startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
 server: {shutdown_timeout: 20s}
 listeners:
   - {name: db, address: "127.0.0.1:0", protocols: [tcp]}
@@ -370,7 +364,6 @@ l4_routes:
 upstreams:
   raw: {endpoints: [%q]}
 `, raw))
-	p := startBouncer(t, cfg)
 	c, err := net.Dial("tcp", hostPort(p.url("db")))
 	if err != nil {
 		t.Fatal(err)
@@ -503,8 +496,7 @@ upstreams:
 // every listener, and a tcp listener's limits.max_connections on its own.
 func TestConnectionCaps(t *testing.T) {
 	raw := tcpBackend(t, "raw", false)
-	cfg := filepath.Join(t.TempDir(), "bouncer.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+	p := startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
 server: {max_connections: 3}
 listeners:
   - {name: db, address: "127.0.0.1:0", protocols: [tcp], limits: {max_connections: 2}}
@@ -516,7 +508,6 @@ l4_routes:
 upstreams:
   raw: {endpoints: [%q]}
 `, raw))
-	p := startBouncer(t, cfg)
 	db := hostPort(p.url("db"))
 	var open []net.Conn
 	defer func() {

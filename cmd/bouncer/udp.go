@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 type udpPort struct {
 	key    string
 	addr   string // the bound address
+	port   uint16 // its port, for routes that match on ports
 	proxy  *udpproxy.Proxy
 	routes atomic.Pointer[router.Table[*upstream.Cluster]]
 	cancel context.CancelFunc
@@ -37,7 +39,7 @@ func udpKey(lc configs.Listener, idle configs.Duration) string {
 // endpoint of its upstream by consistent hash of the client address, so
 // that a client's sessions go to one endpoint while it is healthy.
 func (u *udpPort) pick(client netip.AddrPort) (string, error) {
-	rt, ok := u.routes.Load().Match(&router.Conn{Port: client.Port(), Client: client.Addr()})
+	rt, ok := u.routes.Load().Match(&router.Conn{Port: u.port, Client: client.Addr()})
 	if !ok {
 		return "", errors.New("no udp route for this client")
 	}
@@ -64,7 +66,6 @@ func udpTables(cfg *configs.Config, clusters map[string]*upstream.Cluster) (map[
 			if err != nil {
 				return nil, nil, cfg.Errorf("l4_routes", "route %s: %v", rc.Name, err)
 			}
-			m.Ports = nil // a datagram's route is chosen by its client; the listener is one port
 			entries = append(entries, router.Entry[*upstream.Cluster]{Name: rc.Name, Match: m, Value: clusters[rc.UDP.Upstream]})
 			if _, ok := idle[lc.Name]; !ok {
 				idle[lc.Name] = rc.IdleTimeout // the listener's sessions expire by its first route's setting
@@ -124,6 +125,9 @@ func startUDP(addr, key string, o udpproxy.Options) (*udpPort, error) {
 		return nil, err
 	}
 	u := &udpPort{key: key, addr: conn.LocalAddr().String(), done: make(chan struct{})}
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+		u.port = uint16(a.Port)
+	}
 	u.routes.Store(&router.Table[*upstream.Cluster]{})
 	u.proxy = udpproxy.New(conn, u.pick, o)
 	ctx, cancel := context.WithCancel(context.Background())
