@@ -30,6 +30,8 @@ func TestL4Validation(t *testing.T) {
 		{"tcp without routes", base(tcpL, "  - {udp: {upstream: db}}\n"), `listeners[0].protocols: tcp is listed but no l4_routes serve it on listener "t"`},
 		{"udp beside h3", base("  - {name: q, address: 127.0.0.1:0, protocols: [h3, udp], tls: {local_ca: {}}}\n", "  - {udp: {upstream: db}}\n"), "udp and h3 both need this address's UDP port"},
 		{"proxy protocol untrusted list", base("  - {name: t, address: 127.0.0.1:0, protocols: [tcp], proxy_protocol: {trusted: [bad]}}\n", "  - {tcp: {upstream: db}}\n"), "listeners[0].proxy_protocol.trusted[0]: "},
+		{"l4 block on an http listener", base(tcpL+"  - {name: h, address: 127.0.0.1:0, l4: {peek_timeout: 1s}}\n", "  - {tcp: {upstream: db}}\n"), "listeners[1].l4: is for listeners with tcp or udp"},
+		{"http3 block without h3", base(tcpL+"  - {name: h, address: 127.0.0.1:0, http3: {allow_0rtt: true}}\n", "  - {tcp: {upstream: db}}\n"), "listeners[1].http3: is for listeners with h3"},
 		{"peek bound", base("  - {name: t, address: 127.0.0.1:0, protocols: [tcp], l4: {peek_max_bytes: 1MiB}}\n", "  - {tcp: {upstream: db}}\n"), "listeners[0].l4.peek_max_bytes: must be between 1KiB and 64KiB"},
 	} {
 		_, err := Parse([]byte(c.src), "test.yaml")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -133,6 +134,9 @@ func (v *validator) listenerProtocols(p string, l Listener) {
 	}
 	if r := l.Redirect; r != nil && (r.Port < 1 || r.Port > 65535) {
 		v.sink.addf(p+".redirect_https.port", "must be a port number (1 to 65535)")
+	}
+	if _, set := v.sink.pos[p+".http3"]; set && !slices.Contains(l.Protocols, "h3") {
+		v.sink.addf(p+".http3", "is for listeners with h3 in their protocols")
 	}
 	if l.HTTP3.RetryAbove < 0 {
 		v.sink.addf(p+".http3.retry_above", "must not be negative")

@@ -29,6 +29,9 @@ func (v *validator) l4Listener(p string, l Listener) {
 	if udp && l.L4.UDPSessions < 1 {
 		v.sink.addf(p+".l4.max_udp_sessions", "must be at least 1")
 	}
+	if _, set := v.sink.pos[p+".l4"]; set && !tcp && !udp {
+		v.sink.addf(p+".l4", "is for listeners with tcp or udp in their protocols")
+	}
 	if !tcp {
 		return
 	}
