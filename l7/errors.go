@@ -58,6 +58,10 @@ const (
 	CodeInternal       = "INTERNAL"
 	CodeMisdirected    = "MISDIRECTED_REQUEST"
 	CodeForbidden      = "FORBIDDEN"
+	// CodeUnauthenticated: missing or bad credentials (401).
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	// CodeRateLimited: a rate limit or quota is exhausted (429).
+	CodeRateLimited = "RATE_LIMITED"
 )
 
 type errorBody struct {
@@ -113,6 +117,9 @@ type Info struct {
 	// listener with tls.client_auth; nil without one. For policies and
 	// the access log.
 	ClientCert *mtls.Identity
+	// Identity is set by the route's authentication policy; nil on
+	// routes without one and before it runs.
+	Identity *Identity
 }
 
 type infoKey struct{}
