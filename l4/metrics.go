@@ -1,6 +1,10 @@
 package l4
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the L4 collectors.
 type Metrics struct {
@@ -10,6 +14,7 @@ type Metrics struct {
 	connectErrors *prometheus.CounterVec
 	connectTime   *prometheus.HistogramVec
 	Refused       *prometheus.CounterVec // by listener and reason: caps, rate, peek failures
+	cache         sync.Map               // routeKey → *routeSeries
 }
 
 // NewMetrics registers the L4 collectors on reg.
@@ -30,4 +35,47 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.active, m.total, m.bytes, m.connectErrors, m.connectTime, m.Refused)
 	return m
+}
+
+// routeKey names the series of one route on one listener.
+type routeKey struct{ listener, route string }
+
+// routeSeries are one route's series on one listener, resolved once: a
+// connection then touches no label hashing.
+type routeSeries struct {
+	active      prometheus.Gauge
+	in, out     prometheus.Counter
+	connectTime prometheus.Observer
+	total       sync.Map // tcpproxy.Reason → prometheus.Counter
+	listener    string
+	route       string
+	m           *Metrics
+}
+
+// series returns the cached series of (listener, route).
+func (m *Metrics) series(listener, route string) *routeSeries {
+	k := routeKey{listener, route}
+	if v, ok := m.cache.Load(k); ok {
+		return v.(*routeSeries)
+	}
+	rs := &routeSeries{
+		active:      m.active.WithLabelValues(listener, route),
+		in:          m.bytes.WithLabelValues(listener, route, "in"),
+		out:         m.bytes.WithLabelValues(listener, route, "out"),
+		connectTime: m.connectTime.WithLabelValues(route),
+		listener:    listener, route: route, m: m,
+	}
+	v, _ := m.cache.LoadOrStore(k, rs)
+	return v.(*routeSeries)
+}
+
+// ended counts a connection that ended for reason.
+func (rs *routeSeries) ended(reason string) {
+	if c, ok := rs.total.Load(reason); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := rs.m.total.WithLabelValues(rs.listener, rs.route, reason)
+	rs.total.Store(reason, c)
+	c.Inc()
 }

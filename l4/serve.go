@@ -56,11 +56,48 @@ type Server struct {
 	HandshakeTimeout time.Duration
 
 	mu   sync.Mutex
-	live map[string]map[*context.CancelCauseFunc]struct{} // by upstream name
+	live map[string]map[*liveConn]struct{} // by upstream name
 }
 
-// errUpstreamRemoved ends the connections of an upstream a reload removed.
+// errUpstreamRemoved names the end of connections to an upstream a reload
+// removed.
 var errUpstreamRemoved = errors.New("upstream_removed")
+
+// liveConn is a connection being served, as Retain sees it.
+type liveConn struct {
+	mu      sync.Mutex
+	socks   [2]net.Conn // client and upstream sockets, once known
+	removed bool        // a reload removed the upstream
+}
+
+// end closes the connection's sockets (which ends its pipe) and marks it,
+// so that Serve reports upstream_removed.
+func (l *liveConn) end() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.removed = true
+	for _, c := range l.socks {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+// attach records a socket; one that arrives after end is closed at once.
+func (l *liveConn) attach(i int, c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.socks[i] = c
+	if l.removed {
+		_ = c.Close()
+	}
+}
+
+func (l *liveConn) wasRemoved() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.removed
+}
 
 // Retain ends the connections to upstreams whose names are not in keep (a
 // reload removed them); the others go on on the route they started with.
@@ -71,33 +108,32 @@ func (s *Server) Retain(keep map[string]bool) {
 		if keep[name] {
 			continue
 		}
-		for cancel := range conns {
-			(*cancel)(errUpstreamRemoved)
+		for l := range conns {
+			l.end()
 		}
 	}
 }
 
 // track registers a connection to upstream until the returned func runs.
-func (s *Server) track(ctx context.Context, upstream string) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	key := &cancel
+func (s *Server) track(upstream string, l *liveConn) func() {
 	s.mu.Lock()
 	if s.live == nil {
-		s.live = map[string]map[*context.CancelCauseFunc]struct{}{}
+		s.live = map[string]map[*liveConn]struct{}{}
 	}
-	if s.live[upstream] == nil {
-		s.live[upstream] = map[*context.CancelCauseFunc]struct{}{}
+	set := s.live[upstream]
+	if set == nil {
+		set = map[*liveConn]struct{}{}
+		s.live[upstream] = set
 	}
-	s.live[upstream][key] = struct{}{}
+	set[l] = struct{}{}
 	s.mu.Unlock()
-	return ctx, func() {
+	return func() {
 		s.mu.Lock()
-		delete(s.live[upstream], key)
+		delete(s.live[upstream], l)
 		if len(s.live[upstream]) == 0 {
 			delete(s.live, upstream)
 		}
 		s.mu.Unlock()
-		cancel(nil)
 	}
 }
 
@@ -106,36 +142,40 @@ func (s *Server) track(ctx context.Context, upstream string) (context.Context, f
 func (s *Server) Serve(ctx context.Context, rt *Route, c *Conn) {
 	start := time.Now()
 	defer c.Raw.Close()
-	ctx, untrack := s.track(ctx, rt.Cluster.Name())
-	defer untrack()
-	if m := s.Metrics; m != nil {
-		m.active.WithLabelValues(c.Listener, rt.Name).Inc()
-		defer m.active.WithLabelValues(c.Listener, rt.Name).Dec()
+	var live liveConn
+	live.attach(0, c.Raw)
+	defer s.track(rt.Cluster.Name(), &live)()
+	var rs *routeSeries
+	if s.Metrics != nil {
+		rs = s.Metrics.series(c.Listener, rt.Name)
+		rs.active.Inc()
+		defer rs.active.Dec()
 	}
 	release, ok := rt.Cluster.AcquireConn()
 	if !ok {
-		s.finish(c, rt, nil, tcpproxy.Result{Reason: "upstream_max_connections"}, errors.New("the upstream's circuit_breaker.max_connections is reached"))
+		s.finish(c, rt, rs, nil, tcpproxy.Result{Reason: "upstream_max_connections"}, errors.New("the upstream's circuit_breaker.max_connections is reached"))
 		return
 	}
 	defer release()
 	client, prefix, err := s.clientSide(ctx, rt, c)
 	if err != nil {
-		s.finish(c, rt, nil, tcpproxy.Result{Reason: "tls_handshake_failed", Duration: time.Since(start)}, err)
+		s.finish(c, rt, rs, nil, tcpproxy.Result{Reason: "tls_handshake_failed", Duration: time.Since(start)}, err)
 		return
 	}
 	defer client.Close()
-	up, ep, err := s.dial(ctx, rt, c)
+	up, ep, err := s.dial(ctx, rt, rs, c)
 	if err != nil {
-		s.finish(c, rt, nil, tcpproxy.Result{Reason: "connect_failed", Duration: time.Since(start)}, err)
+		s.finish(c, rt, rs, nil, tcpproxy.Result{Reason: "connect_failed", Duration: time.Since(start)}, err)
 		return
 	}
+	live.attach(1, up)
 	res := tcpproxy.Pipe(ctx, client, up, prefix, rt.Pipe)
 	_ = up.Close()
-	if errors.Is(context.Cause(ctx), errUpstreamRemoved) {
+	if live.wasRemoved() {
 		res.Reason = tcpproxy.Reason(errUpstreamRemoved.Error())
 	}
 	ep.Done(upstream.Result{Reset: res.Reason == tcpproxy.ReasonUpstreamError})
-	s.finish(c, rt, ep, res, nil)
+	s.finish(c, rt, rs, ep, res, nil)
 }
 
 // clientSide is the client connection the pipe reads: the raw socket with
@@ -167,7 +207,7 @@ var errNoEndpoint = errors.New("no endpoint could be reached")
 // dial connects to an endpoint of rt's upstream, trying another one (up
 // to rt.Tries) when connecting fails, and sends what goes before the
 // client's bytes: a PROXY header, a TLS handshake.
-func (s *Server) dial(ctx context.Context, rt *Route, c *Conn) (net.Conn, *upstream.Endpoint, error) {
+func (s *Server) dial(ctx context.Context, rt *Route, rs *routeSeries, c *Conn) (net.Conn, *upstream.Endpoint, error) {
 	key, hashed := s.hashKey(rt, c)
 	var tried []*upstream.Endpoint
 	var last error = errNoEndpoint
@@ -180,8 +220,8 @@ func (s *Server) dial(ctx context.Context, rt *Route, c *Conn) (net.Conn, *upstr
 		ep.Start()
 		t0 := time.Now()
 		conn, err := s.connect(ctx, rt, c, ep)
-		if s.Metrics != nil {
-			s.Metrics.connectTime.WithLabelValues(rt.Name).Observe(time.Since(t0).Seconds())
+		if rs != nil {
+			rs.connectTime.Observe(time.Since(t0).Seconds())
 		}
 		if err == nil {
 			return conn, ep, nil
@@ -199,6 +239,9 @@ func (s *Server) dial(ctx context.Context, rt *Route, c *Conn) (net.Conn, *upstr
 }
 
 func (s *Server) hashKey(rt *Route, c *Conn) (uint64, bool) {
+	if !rt.Cluster.Hashed() {
+		return 0, false
+	}
 	if rt.HashSNI && c.Hello.SNI != "" {
 		return upstream.HashKey(c.Hello.SNI), true
 	}
@@ -259,11 +302,11 @@ func writeProxyHeader(conn net.Conn, version int, c *Conn) error {
 }
 
 // finish logs and counts one connection.
-func (s *Server) finish(c *Conn, rt *Route, ep *upstream.Endpoint, res tcpproxy.Result, err error) {
-	if m := s.Metrics; m != nil {
-		m.total.WithLabelValues(c.Listener, rt.Name, string(res.Reason)).Inc()
-		m.bytes.WithLabelValues(c.Listener, rt.Name, "in").Add(float64(res.BytesIn))
-		m.bytes.WithLabelValues(c.Listener, rt.Name, "out").Add(float64(res.BytesOut))
+func (s *Server) finish(c *Conn, rt *Route, rs *routeSeries, ep *upstream.Endpoint, res tcpproxy.Result, err error) {
+	if rs != nil {
+		rs.ended(string(res.Reason))
+		rs.in.Add(float64(res.BytesIn))
+		rs.out.Add(float64(res.BytesOut))
 	}
 	if s.Log == nil || !rt.AccessLog {
 		return

@@ -5,6 +5,7 @@ package tcpproxy
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -83,13 +84,16 @@ func Pipe(ctx context.Context, client, upstream net.Conn, prefix []byte, o Optio
 	in := p.direction(client, upstream, true)
 	out := p.direction(upstream, client, false)
 	in.prefix = prefix
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(in.run)
-	wg.Go(out.run)
-	go func() { wg.Wait(); close(done) }()
-
-	p.watch(ctx, done, start)
+	stop := p.watch(ctx, start)
+	// One goroutine for the way back; the way in runs on the caller's.
+	outDone := make(chan struct{})
+	go func() {
+		defer close(outDone)
+		out.run()
+	}()
+	in.run()
+	<-outDone
+	stop()
 	p.closeBoth()
 	in.release()
 	out.release()
@@ -113,6 +117,8 @@ type pipe struct {
 	verdict          verdict
 	closeOnce        sync.Once
 	eofs             atomic.Int32 // directions that have seen EOF
+	over             atomic.Bool  // Pipe is returning: the idle check stops re-arming
+	idle             atomic.Pointer[time.Timer]
 }
 
 func newPipe(client, upstream net.Conn, o Options) *pipe {
@@ -127,42 +133,53 @@ func newPipe(client, upstream net.Conn, o Options) *pipe {
 	return p
 }
 
-// watch blocks until both directions are done or the pipe must be closed
-// early: ctx cancelled, lifetime over, idle too long.
-func (p *pipe) watch(ctx context.Context, done <-chan struct{}, start time.Time) {
-	var lifetime <-chan time.Time
+// watch arranges for the pipe to be aborted early: ctx cancelled, lifetime
+// over, idle too long. It starts no goroutine: the runtime's timers and
+// context.AfterFunc call back, and aborting closes both sockets, which ends
+// both directions. The returned func cancels all of it.
+func (p *pipe) watch(ctx context.Context, start time.Time) (stop func()) {
+	var lifetime *time.Timer
 	if p.o.MaxLifetime > 0 {
 		d := p.o.MaxLifetime
 		if p.o.Jitter > 0 {
 			d += rand.N(p.o.Jitter + 1)
 		}
-		t := time.NewTimer(d - time.Since(start))
-		defer t.Stop()
-		lifetime = t.C
+		lifetime = time.AfterFunc(d-time.Since(start), func() { p.abort(ReasonMaxLifetime) })
 	}
-	var idle <-chan time.Time
 	if p.tick > 0 {
-		t := time.NewTicker(p.tick)
-		defer t.Stop()
-		idle = t.C
+		// Armed only once published, so the callback always finds it.
+		t := time.AfterFunc(time.Duration(math.MaxInt64), p.checkIdle)
+		p.idle.Store(t)
+		t.Reset(p.tick)
 	}
-	for {
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-			p.abort(ReasonShutdown)
-		case <-lifetime:
-			p.abort(ReasonMaxLifetime)
-		case now := <-idle:
-			if now.UnixNano()-p.last.Load() < int64(p.o.IdleTimeout) {
-				continue
-			}
-			p.abort(ReasonIdleTimeout)
+	stopCtx := func() bool { return false }
+	if ctx.Done() != nil {
+		stopCtx = context.AfterFunc(ctx, func() { p.abort(ReasonShutdown) })
+	}
+	return func() {
+		p.over.Store(true)
+		stopCtx()
+		if lifetime != nil {
+			lifetime.Stop()
 		}
-		<-done // the sockets are closed: both directions end promptly
+		if t := p.idle.Load(); t != nil {
+			t.Stop()
+		}
+	}
+}
+
+// checkIdle runs every tick on the runtime's timer: it aborts a pipe that
+// has moved nothing for IdleTimeout, else re-arms the timer.
+func (p *pipe) checkIdle() {
+	t := p.idle.Load()
+	if p.over.Load() || t == nil {
 		return
 	}
+	if time.Now().UnixNano()-p.last.Load() >= int64(p.o.IdleTimeout) {
+		p.abort(ReasonIdleTimeout)
+		return
+	}
+	t.Reset(p.tick)
 }
 
 // touch records that bytes moved just now.

@@ -101,6 +101,10 @@ func newCluster(r *Registry, name string, cfg configs.Upstream) (*Cluster, error
 // Name returns the upstream's name.
 func (c *Cluster) Name() string { return c.name }
 
+// Hashed reports whether the cluster balances by a hash key (ring_hash,
+// maglev), so callers compute the key only when it is used.
+func (c *Cluster) Hashed() bool { return c.hashed }
+
 // Config returns the config the cluster was built from.
 func (c *Cluster) Config() configs.Upstream { return c.cfg }
 
