@@ -99,7 +99,7 @@ func TestBadConfigs(t *testing.T) {
 		{"tls without certificate", base("    protocols: [h2]\n    tls: {strict_sni: true}", ""), `listeners[0].tls: a TLS listener needs certificates`},
 		{"bad certificates entry", base("    protocols: [h2]\n    tls: {certificates: [{cert_file: /nonexistent.pem, key_file: /nonexistent.key}]}", ""), `listeners[0].tls.certificates[0]: cannot load certificate`},
 		{"tls min_version", base("    protocols: [h2]\n    tls: {min_version: \"1.1\", cert_file: /nonexistent.pem, key_file: /nonexistent.key}", ""), `listeners[0].tls.min_version: "1.1" is not one of 1.2, 1.3`},
-		{"no action", strings.Replace(goodBase, "    proxy: {upstream: app}\n", "", 1), `routes[0]: a route needs exactly one of proxy, transcode, redirect, respond (has 0)`},
+		{"no action", strings.Replace(goodBase, "    proxy: {upstream: app}\n", "", 1), `routes[0]: a route needs exactly one of proxy, transcode, redirect, respond, aggregate (has 0)`},
 		{"two actions", strings.Replace(goodBase, "    proxy: {upstream: app}\n", "    proxy: {upstream: app}\n    respond: {status: 200}\n", 1), `(has 2)`},
 		{"bad regex", strings.Replace(goodBase, "{prefix: /}", "{regex: \"/a(\"}", 1), `bad.yaml:6: routes[0].match.regex: bad regex: missing closing )`},
 		{"bad header regex", strings.Replace(goodBase, "{prefix: /}", "{headers: [{name: X, regex: \"[\"}]}", 1), `routes[0].match.headers[0].regex: bad regex`},

@@ -246,6 +246,8 @@ func typeLabel(t reflect.Type) string {
 		return "boolean"
 	case reflect.Int, reflect.Int64:
 		return "integer"
+	case reflect.Float64:
+		return "number"
 	}
 	return t.Kind().String()
 }

@@ -102,7 +102,7 @@ func TestReferenceListsSharedTypesOnce(t *testing.T) {
 	if !strings.Contains(ref, row) {
 		t.Errorf("ValueMatch's name row is not shared by both paths; want a row starting\n%s", row)
 	}
-	if !strings.Contains(ref, "Exactly one of `proxy`, `transcode`, `redirect`, `respond` must be set.") {
+	if !strings.Contains(ref, "Exactly one of `proxy`, `transcode`, `redirect`, `respond`, `aggregate` must be set.") {
 		t.Error("Route's action rule is not stated")
 	}
 	if !strings.Contains(ref, "| `upstreams.<name>.endpoints` | list of `host:port` or [Endpoint](#endpoint) |") {

@@ -39,6 +39,13 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || err != nil {
+			d.sink.addAt(n.Line, path, "expected a number, got %q", n.Value)
+			return
+		}
+		v.SetFloat(f)
 	default:
 		d.sink.addAt(n.Line, path, "unsupported field kind %s", v.Kind())
 	}
@@ -182,6 +189,8 @@ func kindName(k reflect.Kind) string {
 		return "boolean"
 	case reflect.Int, reflect.Int64:
 		return "integer"
+	case reflect.Float64:
+		return "number"
 	}
 	return k.String()
 }

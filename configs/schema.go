@@ -48,7 +48,7 @@ const (
 func keyRules(t reflect.Type) []keyRule {
 	switch t {
 	case reflect.TypeFor[Route]():
-		return []keyRule{{exactlyOne, []string{"proxy", "transcode", "redirect", "respond"}}}
+		return []keyRule{{exactlyOne, []string{"proxy", "transcode", "redirect", "respond", "aggregate"}}}
 	case reflect.TypeFor[L4Route]():
 		return []keyRule{{exactlyOne, []string{"tcp", "passthrough", "terminate", "udp"}}}
 	case reflect.TypeFor[HTTPBinding]():
@@ -67,6 +67,15 @@ func keyRules(t reflect.Type) []keyRule {
 		return []keyRule{{allOrNone, []string{"cert_file", "key_file"}}, {atLeastOne, []string{"cert_file", "certificates", "acme", "local_ca"}}}
 	case reflect.TypeFor[UpstreamTLS]():
 		return []keyRule{{allOrNone, []string{"cert_file", "key_file"}}}
+	case reflect.TypeFor[Policy]():
+		return []keyRule{{exactlyOne, []string{"jwt", "api_key", "basic_auth", "mtls", "introspection", "ext_authz", "anonymous",
+			"authorize", "rate_limit", "cache", "compress", "cors", "ip_filter", "body_limit", "headers"}}}
+	case reflect.TypeFor[TokenSource](), reflect.TypeFor[TokenPlace]():
+		return []keyRule{{exactlyOne, []string{"header", "cookie", "query"}}}
+	case reflect.TypeFor[SplitRule]():
+		return []keyRule{{exactlyOne, []string{"header", "cookie"}}, {atMostOne, []string{"value", "regex"}}}
+	case reflect.TypeFor[AggregateCall]():
+		return []keyRule{{exactlyOne, []string{"upstream", "route"}}}
 	case reflect.TypeFor[OnDemand]():
 		return []keyRule{{atLeastOne, []string{"allow", "ask"}}}
 	}
@@ -329,6 +338,8 @@ func (b *schemaBuilder) typeSchema(t reflect.Type) (jsonObject, error) {
 		return jsonObject{}.add("type", "boolean"), nil
 	case reflect.Int, reflect.Int64:
 		return jsonObject{}.add("type", "integer").add("minimum", 0), nil
+	case reflect.Float64:
+		return jsonObject{}.add("type", "number").add("minimum", 0), nil
 	}
 	return nil, fmt.Errorf("configs: no schema for Go type %s", t)
 }
@@ -357,6 +368,8 @@ func defaultValue(f docField) (any, error) {
 		return strconv.ParseBool(text)
 	case reflect.Int, reflect.Int64:
 		return strconv.ParseInt(text, 10, 64)
+	case reflect.Float64:
+		return strconv.ParseFloat(text, 64)
 	case reflect.Slice:
 		var list []string
 		if err := yaml.Unmarshal([]byte(text), &list); err != nil {

@@ -17,6 +17,8 @@ type Config struct {
 	Routes    []Route             `yaml:"routes" doc:"HTTP routes; the most specific match wins (see docs/config.md#routing)."`
 	L4Routes  []L4Route           `yaml:"l4_routes" doc:"TCP and UDP routes, chosen per connection after one peek (server name, ALPN, port, client address); the most specific match wins."`
 	Upstreams map[string]Upstream `yaml:"upstreams" doc:"Named groups of backend endpoints, referenced by routes."`
+	Policies  map[string]Policy   `yaml:"policies" doc:"Named API policies (authentication, authorization, rate limits, cache, CORS, ...), listed by routes and listeners (see docs/policies.md)."`
+	Redis     *RedisServer        `yaml:"redis" doc:"The Redis server that policies with store: redis share (rate-limit counters, cache entries)."`
 	ACME      ACME                `yaml:"acme" doc:"How automatic certificates are obtained (for listeners whose tls has acme): the ACME CA, account and storage."`
 
 	// Sample starts the built-in sample backend; used by the embedded default.
@@ -63,6 +65,7 @@ type Listener struct {
 	HTTP3         HTTP3            `yaml:"http3" doc:"HTTP/3 settings, for a listener whose protocols include h3."`
 	Redirect      *HTTPSRedirect   `yaml:"redirect_https" doc:"On a listener without tls: answer every request with a redirect to https (except ACME HTTP-01 challenges, which are answered first)."`
 	Limits        ListenerLimits   `yaml:"limits" doc:"Per-listener limits and timeouts."`
+	Policies      []string         `yaml:"policies" doc:"Policies applied to every HTTP route served on this listener, before the route's own (a route can opt out with inherit_policies: false)."`
 }
 
 // ProxyProtocolIn is how a listener receives PROXY protocol headers.
@@ -216,11 +219,18 @@ type Route struct {
 	Transcode *TranscodeAction `yaml:"transcode" doc:"Serve the methods of a gRPC upstream as REST/JSON (google.api.http rules), from descriptors fetched at run time."`
 	Redirect  *RedirectAction  `yaml:"redirect" doc:"Answer with a redirect."`
 	Respond   *RespondAction   `yaml:"respond" doc:"Answer directly with a fixed response."`
+	Aggregate *AggregateAction `yaml:"aggregate" doc:"Answer with one JSON object composed from several calls to upstreams and transcode routes."`
+
+	Split    *SplitAction    `yaml:"split" doc:"With proxy: choose the upstream per request by rules, weights (canary) and sticky hashing."`
+	Versions *VersionsAction `yaml:"versions" doc:"With proxy: choose the upstream by API version (path, header or query) and mark old versions deprecated."`
+	Mirror   *MirrorAction   `yaml:"mirror" doc:"With proxy: copy requests to a shadow upstream, answers discarded."`
 
 	ClientCert      string         `yaml:"client_cert" default:"any" enum:"any,required" doc:"required: only requests on a connection with a verified client certificate are served (others get 403); the listener needs tls.client_auth."`
 	Rewrite         *Rewrite       `yaml:"rewrite" doc:"Change the path before proxying."`
 	RequestHeaders  *HeaderChanges `yaml:"request_headers" doc:"Headers changed on the way to the upstream."`
 	ResponseHeaders *HeaderChanges `yaml:"response_headers" doc:"Headers changed on the way back to the client."`
+	Policies        []string       `yaml:"policies" doc:"Names of policies applied to this route; they run in a fixed phase order whatever the order listed. Several authentication policies are alternatives: the first whose credentials the request carries decides."`
+	InheritPolicies bool           `yaml:"inherit_policies" default:"true" doc:"Apply the policies of the listeners the route is served on before its own."`
 }
 
 // Match is a route's conditions. Exactly one of Path, Prefix, Template and

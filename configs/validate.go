@@ -24,6 +24,8 @@ func (c *Config) Validate() error {
 	v.routes()
 	v.l4Routes()
 	v.acme()
+	v.redis()
+	v.policies()
 	if c.Sample.Enabled {
 		v.hostPort("sample.address", c.Sample.Address)
 		for i, a := range c.Sample.TCPEcho {

@@ -104,13 +104,17 @@ func (v *validator) regex(p, re string) {
 
 func (v *validator) action(p string, r *Route) {
 	n := 0
-	for _, set := range []bool{r.Proxy != nil, r.Transcode != nil, r.Redirect != nil, r.Respond != nil} {
+	for _, set := range []bool{r.Proxy != nil, r.Transcode != nil, r.Redirect != nil, r.Respond != nil, r.Aggregate != nil} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
-		v.sink.addf(p, "a route needs exactly one of proxy, transcode, redirect, respond (has %d)", n)
+		v.sink.addf(p, "a route needs exactly one of proxy, transcode, redirect, respond, aggregate (has %d)", n)
+	}
+	v.traffic(p, r)
+	if r.Aggregate != nil {
+		v.aggregate(p+".aggregate", r.Aggregate)
 	}
 	if r.Proxy != nil {
 		v.proxy(p+".proxy", r.Proxy)

@@ -144,14 +144,12 @@ func (g *Gateway) route(s *Snapshot, listener string, w *recorder, r *http.Reque
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
 	}
-	if rt.Rewrite != nil {
-		rt.Rewrite.Apply(r)
-	}
-	if rt.ReqHdr != nil {
-		rt.ReqHdr.Apply(r.Header)
-	}
 	w.respHdr = rt.RespHdr
-	rt.Terminal.ServeHTTP(w, r)
+	if rt.Policies != nil {
+		rt.Policies.ServeHTTP(w, r)
+		return
+	}
+	rt.serveInner(w, r)
 }
 
 func (g *Gateway) record(s *Snapshot, listener string, r *http.Request, rec *recorder, info *Info, d time.Duration) {

@@ -95,8 +95,11 @@ func (e *AuthError) HTTPError() *Error {
 		status = http.StatusUnauthorized
 	}
 	code := CodeUnauthenticated
-	if status == http.StatusServiceUnavailable {
+	switch status {
+	case http.StatusServiceUnavailable:
 		code = CodeUnavailable
+	case http.StatusForbidden:
+		code = CodeForbidden
 	}
 	return &Error{Status: status, Code: code, Message: e.Reason, cause: e}
 }

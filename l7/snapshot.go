@@ -19,6 +19,25 @@ type Route struct {
 	// RequireClientCert refuses requests on connections without a
 	// verified client certificate (403).
 	RequireClientCert bool
+
+	// Policies is the route's policy chain, ending in Inner (nil: no
+	// policies). Built by package policy; a route served on listeners
+	// with different policies has one Route per listener.
+	Policies http.Handler
+}
+
+// Inner is what runs after the policies: the rewrite, the request header
+// changes, then the terminal.
+func (rt *Route) Inner() http.Handler { return http.HandlerFunc(rt.serveInner) }
+
+func (rt *Route) serveInner(w http.ResponseWriter, r *http.Request) {
+	if rt.Rewrite != nil {
+		rt.Rewrite.Apply(r)
+	}
+	if rt.ReqHdr != nil {
+		rt.ReqHdr.Apply(r.Header)
+	}
+	rt.Terminal.ServeHTTP(w, r)
 }
 
 // Snapshot is one immutable generation of the HTTP configuration. The

@@ -18,6 +18,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
 	"github.com/bouncer-proxy/bouncer/l7"
+	"github.com/bouncer-proxy/bouncer/l7/policy"
 	"github.com/bouncer-proxy/bouncer/l7/proxy"
 	"github.com/bouncer-proxy/bouncer/tls/localca"
 	"github.com/bouncer-proxy/bouncer/transcode/sample"
@@ -37,6 +38,7 @@ type App struct {
 	reg     *upstream.Registry
 	tr      *proxy.Transports
 	grpc    *grpcSources
+	pol     *policy.State             // rate-limit counters, cache entries, JWKS keys, Redis: kept across reloads
 	servers map[string]*runningServer // by listener name
 	ports   map[string]*port          // by portKey: sockets kept across reloads
 	admin   *adminServer
@@ -114,6 +116,7 @@ func newApp(src source, log *slog.Logger, level *slog.LevelVar, access *slog.Log
 		errc:    make(chan error, 1),
 	}
 	a.l4 = &l4.Server{Log: access, Metrics: l4.NewMetrics(m.Registry)}
+	a.pol = policy.NewState(log, policy.NewMetrics(m.Registry))
 	m.Registry.MustRegister(newUDPCollector(a.udpPorts))
 	a.reg = upstream.NewRegistry(upstream.Options{
 		Logger: log,
@@ -195,12 +198,13 @@ func (a *App) Reload() error {
 // apply builds cfg, binds new listeners, swaps, then retires the old
 // generation. Called with a.mu held.
 func (a *App) apply(cfg *configs.Config) error {
-	g, err := build(cfg, deps{reg: a.reg, tr: a.tr, metrics: a.metrics, grpc: a.grpc, log: a.log})
+	g, err := build(cfg, deps{reg: a.reg, tr: a.tr, metrics: a.metrics, grpc: a.grpc, log: a.log, pol: a.pol})
 	if err != nil {
 		return err
 	}
 	started, keep, err := a.bindListeners(cfg)
 	if err != nil {
+		g.policies.Close()
 		return err
 	}
 	states, err := a.l4States(cfg, g, started)
@@ -210,6 +214,7 @@ func (a *App) apply(cfg *configs.Config) error {
 	if err != nil {
 		closeAll(started)
 		a.closeUnusedPorts()
+		g.policies.Close()
 		return err
 	}
 	a.gen++
@@ -252,6 +257,10 @@ func (a *App) apply(cfg *configs.Config) error {
 	a.retire(retired, cfg.Server.ShutdownTimeout.D())
 	a.closeUnusedPorts()
 	a.startACME()
+	if a.cur != nil {
+		a.cur.policies.Close() // its requests still finish: policies keep working after Close
+	}
+	a.pol.Retain(policyNames(cfg))
 	a.cur = g
 	a.status.Generation, a.status.LoadedAt = a.gen, time.Now()
 	a.metrics.ConfigGeneration.Set(float64(a.gen))
@@ -306,6 +315,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.closeACME()
 	a.reg.Close()
 	a.grpc.close()
+	a.pol.Close()
 	a.tr.CloseIdle()
 	if a.sample != nil {
 		a.sample.Close()
@@ -411,4 +421,12 @@ func (a *App) banner(w io.Writer) {
 	if a.admin != nil {
 		fmt.Fprintf(w, "  curl http://%s/upstreams\n", a.admin.addr)
 	}
+}
+
+func policyNames(cfg *configs.Config) map[string]bool {
+	names := make(map[string]bool, len(cfg.Policies))
+	for n := range cfg.Policies {
+		names[n] = true
+	}
+	return names
 }

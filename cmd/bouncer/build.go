@@ -11,6 +11,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
 	"github.com/bouncer-proxy/bouncer/l7"
+	"github.com/bouncer-proxy/bouncer/l7/policy"
 	"github.com/bouncer-proxy/bouncer/l7/proxy"
 	"github.com/bouncer-proxy/bouncer/l7/route"
 	"github.com/bouncer-proxy/bouncer/transcode"
@@ -23,6 +24,7 @@ type generation struct {
 	clusters map[string]*upstream.Cluster
 	grpc     map[string]*grpcSource        // descriptor sources of transcode routes, by upstream
 	trans    map[string]*transcode.Handler // transcode routes' handlers, by route name
+	policies *policy.Set                   // the named policies; closed when the generation retires
 }
 
 // deps is what a build uses that outlives it.
@@ -32,6 +34,7 @@ type deps struct {
 	metrics *l7.Metrics // nil: none
 	grpc    *grpcSources
 	log     *slog.Logger
+	pol     *policy.State // policies' state kept across reloads
 }
 
 // build compiles cfg into a generation: clusters (reusing endpoint state
@@ -56,6 +59,11 @@ func build(cfg *configs.Config, d deps) (*generation, error) {
 		}
 		g.clusters[name] = c
 	}
+	if d.pol == nil { // a build that never serves (tests): state of its own
+		d.pol = policy.NewState(d.log, nil)
+	}
+	set, perrs := policy.Build(cfg, d.pol)
+	errs = append(errs, perrs...)
 	routes := make([]*l7.Route, len(cfg.Routes))
 	for i := range cfg.Routes {
 		rt, err := buildRoute(cfg, i, g, d, trusted)
@@ -65,9 +73,17 @@ func build(cfg *configs.Config, d deps) (*generation, error) {
 		}
 		routes[i] = rt
 	}
-	tables, terrs := buildTables(cfg, routes)
+	if len(errs) > 0 {
+		if set != nil {
+			set.Close()
+		}
+		return nil, errs
+	}
+	g.policies = set
+	tables, terrs := buildTables(cfg, routes, set)
 	errs = append(errs, terrs...)
 	if len(errs) > 0 {
+		set.Close()
 		return nil, errs
 	}
 	g.snap = &l7.Snapshot{
@@ -87,17 +103,22 @@ func buildRoute(cfg *configs.Config, i int, g *generation, d deps, trusted *l7.T
 	var terminal http.Handler
 	switch {
 	case rc.Proxy != nil:
-		px, err := newProxy(cfg, g, d, trusted, rc.Proxy.Upstream, *rc.Proxy)
+		h, err := proxyTerminal(cfg, p, rc, g, d, trusted)
 		if err != nil {
 			return nil, err
 		}
-		terminal = px
+		terminal = h
 	case rc.Transcode != nil:
-		h, err := buildTranscode(cfg, p+".transcode", rc.Transcode, g, d, trusted)
+		h, err := transcodeTarget(cfg, rc.Name, g, d, trusted) // an aggregate route may have built it already
 		if err != nil {
 			return nil, err
 		}
-		g.trans[rc.Name] = h // names are filled in by configs
+		terminal = h
+	case rc.Aggregate != nil:
+		h, err := aggregateTerminal(cfg, p, rc, g, d, trusted)
+		if err != nil {
+			return nil, err
+		}
 		terminal = h
 	}
 	rt, err := l7.NewRoute(rc, terminal)
@@ -120,6 +141,30 @@ func newProxy(cfg *configs.Config, g *generation, d deps, trusted *l7.Trusted, n
 	return proxy.New(proxy.Options{Cluster: c, Transport: rtr, Scheme: scheme, Action: a, Trusted: trusted, Metrics: d.metrics}), nil
 }
 
+// withPolicies returns rt with the policy chain it has on listener l: the
+// listener's policies (unless the route opts out), then its own. Routes
+// without policies are returned as they are; others are copied, since a
+// route may be served on listeners with different policies.
+func withPolicies(rt *l7.Route, set *policy.Set, l configs.Listener, rc configs.Route) *l7.Route {
+	names := routePolicies(l, rc)
+	if len(names) == 0 || set == nil {
+		return rt
+	}
+	c := *rt
+	c.Policies = set.Chain(names, rt.Inner())
+	return &c
+}
+
+// routePolicies names the policies of rc on listener l: the listener's
+// (unless the route opts out), then its own.
+func routePolicies(l configs.Listener, rc configs.Route) []string {
+	var names []string
+	if rc.InheritPolicies {
+		names = append(names, l.Policies...)
+	}
+	return append(names, rc.Policies...)
+}
+
 func trustedOf(cfg *configs.Config) *l7.Trusted {
 	t, _ := l7.TrustedFrom(cfg.Server.TrustedProxies) // checked by Validate
 	return t
@@ -130,7 +175,7 @@ func trustedOf(cfg *configs.Config) *l7.Trusted {
 // shadows on some of its listeners but not all (a catch-all behind a
 // listener-specific redirect, say) is left out of the tables where it can
 // never match; it is an error only when it can match on none.
-func buildTables(cfg *configs.Config, routes []*l7.Route) (map[string]*route.Table[*l7.Route], configs.Errors) {
+func buildTables(cfg *configs.Config, routes []*l7.Route, set *policy.Set) (map[string]*route.Table[*l7.Route], configs.Errors) {
 	var errs configs.Errors
 	tables := map[string]*route.Table[*l7.Route]{}
 	reported := map[string]bool{}
@@ -151,7 +196,8 @@ func buildTables(cfg *configs.Config, routes []*l7.Route) (map[string]*route.Tab
 				continue
 			}
 			served[i]++
-			entries = append(entries, route.Entry[*l7.Route]{Name: rc.Name, Match: rc.Match, Value: routes[i], Index: i})
+			rt := withPolicies(routes[i], set, l, rc)
+			entries = append(entries, route.Entry[*l7.Route]{Name: rc.Name, Match: rc.Match, Value: rt, Index: i})
 		}
 		t, never, others := compileTable(cfg, entries)
 		report(others)

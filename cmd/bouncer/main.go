@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -32,6 +33,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
 	"github.com/bouncer-proxy/bouncer/l7"
+	"github.com/bouncer-proxy/bouncer/l7/policy"
 	"github.com/bouncer-proxy/bouncer/l7/proxy"
 )
 
@@ -278,8 +280,10 @@ func loadAndBuild(name string, args []string, stderr io.Writer) (*generation, in
 	if err == nil {
 		reg := upstream.NewRegistry(upstream.Options{Logger: slog.New(slog.DiscardHandler)})
 		defer reg.Close()
+		pol := policy.NewState(slog.New(slog.DiscardHandler), nil)
+		defer pol.Close()
 		var g *generation
-		g, err = build(cfg, deps{reg: reg, tr: proxy.NewTransports(), grpc: newGRPCSources(slog.New(slog.DiscardHandler)), log: slog.New(slog.DiscardHandler)})
+		g, err = build(cfg, deps{reg: reg, tr: proxy.NewTransports(), grpc: newGRPCSources(slog.New(slog.DiscardHandler)), log: slog.New(slog.DiscardHandler), pol: pol})
 		if err == nil {
 			return g, exitOK
 		}
@@ -309,7 +313,7 @@ func withRouteProblems(path string, err error) error {
 			cfg.Routes[i].Name = fmt.Sprintf("route-%d", i)
 		}
 	}
-	_, rerrs := buildTables(cfg, make([]*l7.Route, len(cfg.Routes)))
+	_, rerrs := buildTables(cfg, make([]*l7.Route, len(cfg.Routes)), nil)
 	seen := map[string]bool{}
 	for _, e := range es {
 		seen[e.Path] = true
@@ -340,9 +344,11 @@ func cmdRoutes(args []string, stdout, stderr io.Writer) int {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, l := range g.cfg.Listeners {
 		fmt.Fprintf(tw, "listener %s (%s)\n", l.Name, l.Address)
-		fmt.Fprintln(tw, "  #\tROUTE\tHOSTS\tPATH\tMETHODS\tCONDITIONS\tACTION")
+		fmt.Fprintln(tw, "  #\tROUTE\tHOSTS\tPATH\tMETHODS\tCONDITIONS\tACTION\tPOLICIES (in the order they run)")
 		for i, row := range g.snap.Tables[l.Name].Rows() {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, row.Name, dash(row.Hosts), dash(row.Path), dash(row.Methods), dash(row.Conditions), action(g.cfg.Routes[row.Index]))
+			rc := g.cfg.Routes[row.Index]
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, row.Name, dash(row.Hosts), dash(row.Path), dash(row.Methods), dash(row.Conditions), action(rc),
+				dash(strings.Join(g.policies.Names(routePolicies(l, rc)), ", ")))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -352,8 +358,14 @@ func cmdRoutes(args []string, stdout, stderr io.Writer) int {
 
 func action(r configs.Route) string {
 	switch {
+	case r.Proxy != nil && r.Split != nil:
+		return "proxy → split of " + r.Proxy.Upstream + " and others"
+	case r.Proxy != nil && r.Versions != nil:
+		return "proxy → by API version"
 	case r.Proxy != nil:
 		return "proxy → " + r.Proxy.Upstream
+	case r.Aggregate != nil:
+		return fmt.Sprintf("aggregate of %d calls", len(r.Aggregate.Calls))
 	case r.Transcode != nil:
 		return "transcode → " + r.Transcode.Upstream + " (gRPC; bindings from its descriptors at run time)"
 	case r.Redirect != nil:

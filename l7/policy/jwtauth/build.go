@@ -58,6 +58,7 @@ func New(opts Options, keys *KeySets) (*Verifier, error) {
 		}
 		v.remote, v.keySets = rs, keys
 	}
+	v.cache = newTokenCache(o.CacheSize, o.CacheTTL)
 	return v, nil
 }
 

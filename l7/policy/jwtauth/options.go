@@ -79,6 +79,13 @@ type Options struct {
 	// tokens with an unknown key id; it also paces retries while the
 	// document has never been fetched. Default 30s.
 	MinRefreshInterval time.Duration
+
+	// CacheSize bounds the verified tokens remembered, so a repeated token
+	// costs a map lookup rather than a signature check; 0: no cache.
+	CacheSize int
+	// CacheTTL is the longest a verified token is remembered (never past
+	// its exp); 0: no cache.
+	CacheTTL time.Duration
 }
 
 // Source is one place a token may be read from.

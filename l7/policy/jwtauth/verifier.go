@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -27,6 +28,7 @@ type Verifier struct {
 	sources    []source
 	forward    []claimHeader
 	realm      string
+	cache      *tokenCache // nil: every token is verified
 
 	// firstKey finds a token's key from the keys held; finalKey also
 	// does after an on-demand fetch. Made once in New so a request
@@ -56,12 +58,20 @@ func (v *Verifier) Authenticate(r *http.Request) (*l7.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := v.now()
+	if id, ok := v.cache.get(raw, now); ok {
+		return id, nil
+	}
 	claims, err := v.verify(r.Context(), raw)
 	if err != nil {
 		return nil, err
 	}
-	return v.identity(claims), nil
+	id := v.identity(claims)
+	v.cache.put(raw, claims, id, now)
+	return id, nil
 }
+
+func (v *Verifier) now() time.Time { return time.Now() }
 
 // Close releases the Verifier's share of its JWKS key set; the set's
 // fetcher stops when no Verifier holds it. The Verifier keeps verifying

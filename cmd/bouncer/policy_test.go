@@ -1,0 +1,267 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/bouncer-proxy/bouncer/internal/testsvc"
+	"github.com/bouncer-proxy/bouncer/l7/policy/credauth"
+)
+
+// issuer is a JWKS endpoint with one ES256 key, and signs tokens with it.
+type issuer struct {
+	key *ecdsa.PrivateKey
+	url string
+}
+
+func newIssuer(t *testing.T) *issuer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}}
+	doc, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	}))
+	t.Cleanup(srv.Close)
+	return &issuer{key: key, url: srv.URL}
+}
+
+func (is *issuer) token(t *testing.T, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	tok.Header["kid"] = "k1"
+	s, err := tok.SignedString(is.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// headerEcho answers with the request headers it got, as JSON.
+func headerEcho(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "max-age=60")
+		_ = json.NewEncoder(w).Encode(r.Header)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func send(t *testing.T, method, url string, hdr map[string]string) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := h1Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{resp.StatusCode, resp.Header, string(b)}
+}
+
+// TestPolicyChain runs a route with JWT or API-key authentication, a
+// scope requirement, claims forwarded upstream and a per-consumer rate
+// limit, listed out of phase order, through the binary.
+func TestPolicyChain(t *testing.T) {
+	is := newIssuer(t)
+	backend := headerEcho(t)
+	p := startConfig(t, fmt.Sprintf(`
+admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+routes:
+  - match: {prefix: /orders}
+    policies: [per-consumer, need-scope, keys, jwt]
+    proxy: {upstream: app}
+upstreams:
+  app: {endpoints: [%q]}
+policies:
+  jwt:
+    jwt: {jwks_url: %q, audiences: [orders], claims_to_headers: {sub: X-User}}
+  keys:
+    api_key: {keys: [{consumer: batch, hash: %q}]}
+  need-scope:
+    authorize: {expressions: ['identity.method == "api_key" || "orders:read" in identity.scopes']}
+  per-consumer:
+    rate_limit: {key: consumer, limits: [{name: burst, requests: 3, per: 1m}]}
+`, backend, is.url, credauth.HashAPIKey("s3cret")))
+	base := p.url("web") + "/orders"
+	exp := time.Now().Add(time.Hour).Unix()
+
+	r := send(t, "GET", base, nil)
+	if r.status != 401 || !strings.Contains(strings.Join(r.header.Values("WWW-Authenticate"), ", "), "Bearer") || !strings.Contains(r.body, "UNAUTHENTICATED") {
+		t.Fatalf("no credentials: %d %v %s", r.status, r.header, r.body)
+	}
+	bad := is.token(t, jwt.MapClaims{"sub": "mallory", "aud": "other", "exp": exp})
+	r = send(t, "GET", base, map[string]string{"Authorization": "Bearer " + bad})
+	if r.status != 401 || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("wrong audience: %d %v %s", r.status, r.header, r.body)
+	}
+	noScope := is.token(t, jwt.MapClaims{"sub": "bob", "aud": "orders", "exp": exp, "scope": "profile"})
+	if r = send(t, "GET", base, map[string]string{"Authorization": "Bearer " + noScope}); r.status != 403 {
+		t.Fatalf("missing scope: %d %s", r.status, r.body)
+	}
+	good := is.token(t, jwt.MapClaims{"sub": "alice", "aud": "orders", "exp": exp, "scope": "orders:read"})
+	hdr := map[string]string{"Authorization": "Bearer " + good, "X-User": "forged"}
+	r = send(t, "GET", base, hdr)
+	if r.status != 200 || !strings.Contains(r.body, `"X-User":["alice"]`) {
+		t.Fatalf("good token: %d %s", r.status, r.body)
+	}
+	if rl := r.header.Get("Ratelimit"); !strings.Contains(rl, "r=2") {
+		t.Fatalf("RateLimit header = %q, want 2 remaining", rl)
+	}
+	for range 2 {
+		send(t, "GET", base, hdr)
+	}
+	r = send(t, "GET", base, hdr)
+	if r.status != 429 || r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "RATE_LIMITED") {
+		t.Fatalf("fourth request of alice: %d %v %s", r.status, r.header, r.body)
+	}
+	// Another consumer has its own counter.
+	if r = send(t, "GET", base, map[string]string{"X-API-Key": "s3cret"}); r.status != 200 {
+		t.Fatalf("api key: %d %s", r.status, r.body)
+	}
+	if r = send(t, "GET", base, map[string]string{"X-API-Key": "wrong"}); r.status != 401 {
+		t.Fatalf("wrong api key: %d %s", r.status, r.body)
+	}
+}
+
+// TestPolicyEdge checks the policies that answer at the edge: CORS
+// preflight, IP deny, body limit, compression and the cache.
+func TestPolicyEdge(t *testing.T) {
+	backend := headerEcho(t)
+	p := startConfig(t, fmt.Sprintf(`
+admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0", policies: [small]}
+routes:
+  - match: {prefix: /api}
+    policies: [cors, gz, cached]
+    proxy: {upstream: app}
+  - match: {prefix: /private}
+    policies: [nobody]
+    proxy: {upstream: app}
+upstreams:
+  app: {endpoints: [%q]}
+policies:
+  small: {body_limit: {max_bytes: 16}}
+  cors: {cors: {allow_origins: ["https://*.example.com"], allow_methods: [PUT], allow_headers: [Content-Type], max_age: 10m}}
+  gz: {compress: {encodings: [gzip], min_bytes: 16}}
+  cached: {cache: {max_bytes: 1MiB}}
+  nobody: {ip_filter: {deny: [127.0.0.0/8]}}
+`, backend))
+	base := p.url("web")
+	r := send(t, "OPTIONS", base+"/api/x", map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "PUT"})
+	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Fatalf("preflight: %d %v", r.status, r.header)
+	}
+	if r = send(t, "GET", base+"/private", nil); r.status != 403 {
+		t.Fatalf("denied address: %d %s", r.status, r.body)
+	}
+	req, _ := http.NewRequest("POST", base+"/api/x", strings.NewReader(strings.Repeat("x", 17)))
+	resp, err := h1Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Fatalf("body over the listener's limit: %d", resp.StatusCode)
+	}
+	first := send(t, "GET", base+"/api/c", map[string]string{"Accept-Encoding": "gzip"})
+	second := send(t, "GET", base+"/api/c", map[string]string{"Accept-Encoding": "gzip"})
+	if first.header.Get("Content-Encoding") != "gzip" || !strings.Contains(first.header.Get("Cache-Status"), "fwd=") {
+		t.Fatalf("first: %v", first.header)
+	}
+	if !strings.Contains(second.header.Get("Cache-Status"), "hit") {
+		t.Fatalf("second: Cache-Status %q, want a hit", second.header.Get("Cache-Status"))
+	}
+}
+
+// TestPolicyRedisRateLimit runs two Bouncer processes sharing one limit
+// through a real Redis: together they admit what the limit allows, and
+// with Redis stopped one fails closed (503) and the other open (200).
+func TestPolicyRedisRateLimit(t *testing.T) {
+	rd := testsvc.StartRedis(t)
+	backend := headerEcho(t)
+	cfg := func(failOpen bool) string {
+		return fmt.Sprintf(`
+admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+routes:
+  - match: {prefix: /}
+    policies: [shared]
+    proxy: {upstream: app}
+upstreams:
+  app: {endpoints: [%q]}
+redis: {address: %q, timeout: 200ms}
+policies:
+  shared:
+    rate_limit: {key: route, store: redis, fail_open: %v, limits: [{requests: 20, per: 1m}]}
+`, backend, rd.Addr, failOpen)
+	}
+	a, b := startConfig(t, cfg(false)), startConfig(t, cfg(true))
+	admitted := 0
+	for i := range 40 {
+		p := a
+		if i%2 == 1 {
+			p = b
+		}
+		switch r := send(t, "GET", p.url("web")+"/x", nil); r.status {
+		case 200:
+			admitted++
+		case 429:
+		default:
+			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		}
+	}
+	// 20 per minute: the burst of 20, plus at most one more cell while the
+	// 40 requests run.
+	if admitted < 20 || admitted > 21 {
+		t.Fatalf("the two instances admitted %d of 40; the shared limit allows 20 (21 with one refill)", admitted)
+	}
+	rd.Stop()
+	if r := send(t, "GET", a.url("web")+"/x", nil); r.status != 503 || !strings.Contains(r.body, "UNAVAILABLE") {
+		t.Fatalf("fail closed without Redis: %d %s", r.status, r.body)
+	}
+	if r := send(t, "GET", b.url("web")+"/x", nil); r.status != 200 {
+		t.Fatalf("fail open without Redis: %d %s", r.status, r.body)
+	}
+	_, metrics := b.adminGet("/metrics")
+	if !strings.Contains(metrics, `bouncer_rate_limit_store_errors_total{policy="shared"}`) {
+		t.Fatalf("no store error counted:\n%s", metrics)
+	}
+}

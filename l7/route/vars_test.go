@@ -1,0 +1,29 @@
+package route
+
+import (
+	"maps"
+	"testing"
+)
+
+func TestVarsFunc(t *testing.T) {
+	for _, c := range []struct {
+		tmpl, path string
+		want       map[string]string
+	}{
+		{"/v1/users/{id}", "/v1/users/7", map[string]string{"id": "7"}},
+		{"/v1/{org=*}/files/{rest=**}", "/v1/acme/files/a/b/c", map[string]string{"org": "acme", "rest": "a/b/c"}},
+		{"/v1/{org}/files/{rest=**}", "/v1/acme/files", map[string]string{"org": "acme", "rest": ""}},
+		{"/v1/*/x/{id}", "/v1/any/x/9", map[string]string{"id": "9"}},
+	} {
+		f, ok := VarsFunc(c.tmpl)
+		if !ok {
+			t.Fatalf("%s: no function", c.tmpl)
+		}
+		if got := f(c.path); !maps.Equal(got, c.want) {
+			t.Errorf("%s on %s = %v, want %v", c.tmpl, c.path, got, c.want)
+		}
+	}
+	if _, ok := VarsFunc("/v1/*/**"); ok {
+		t.Error("a template without named variables made a function")
+	}
+}
