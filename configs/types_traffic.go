@@ -46,7 +46,7 @@ type MirrorAction struct {
 // VersionsAction picks the upstream by API version and marks old versions
 // deprecated.
 type VersionsAction struct {
-	From              string       `yaml:"from" default:"path" doc:"Where the version is read: path (its first segment, such as /v1/...), header:NAME or query:NAME."`
+	From              string       `yaml:"from" default:"path" doc:"Where the version is read: path (the segment after the route's match.prefix, or the first one: /v1/...), header:NAME or query:NAME."`
 	StripPrefix       bool         `yaml:"strip_prefix" default:"false" doc:"With from: path, remove the version segment before proxying."`
 	Default           string       `yaml:"default" doc:"Version used when a request names none (empty: 404)."`
 	RejectAfterSunset bool         `yaml:"reject_after_sunset" default:"false" doc:"Answer 410 to a version past its sunset date (default: serve it, with the headers)."`

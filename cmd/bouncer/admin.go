@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
+	"github.com/bouncer-proxy/bouncer/l7/policy/cache"
 )
 
 // adminServer is the admin API. It listens on loopback by default and is
@@ -84,6 +88,9 @@ func startAdmin(addr string, a *App) (*adminServer, error) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"refreshed": true, "upstreams": a.grpc.status()})
 	})
+	// Cache purges: POST /cache/purge?policy=NAME&key=URL or &prefix=URL
+	// (keys are scheme://host/path?query, as Cache-Status reports them).
+	mux.HandleFunc("POST /cache/purge", a.handlePurge)
 	s := &adminServer{addr: ln.Addr().String(), srv: &http.Server{
 		Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
 	}}
@@ -174,4 +181,43 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // an admin API read by people and tools, not embedded in HTML
 	_ = enc.Encode(v)
+}
+
+// handlePurge removes one cache entry (key) or every entry under a prefix
+// from a cache policy of the serving generation.
+func (a *App) handlePurge(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	name, key, prefix := q.Get("policy"), q.Get("key"), q.Get("prefix")
+	if (key == "") == (prefix == "") {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "give key or prefix (one of them)"})
+		return
+	}
+	a.mu.Lock()
+	var caches map[string]*cache.Cache
+	if a.cur != nil {
+		caches = a.cur.policies.Caches()
+	}
+	a.mu.Unlock()
+	c := caches[name]
+	if c == nil {
+		names := slices.Sorted(maps.Keys(caches))
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no cache policy named %q", name), "caches": names})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	if key != "" {
+		if err := c.Purge(ctx, key); err != nil {
+			writeJSON(w, http.StatusBadGateway, map[string]any{"purged": 0, "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"purged": 1})
+		return
+	}
+	n, err := c.PurgePrefix(ctx, prefix)
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, map[string]any{"purged": n, "error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"purged": n})
 }

@@ -59,7 +59,8 @@ func proxyTerminal(cfg *configs.Config, p string, rc configs.Route, g *generatio
 		h = sp
 	case rc.Versions != nil:
 		vs := rc.Versions
-		o := traffic.VersionOptions{From: vs.From, StripPrefix: vs.StripPrefix, Default: vs.Default, RejectAfterSunset: vs.RejectAfterSunset}
+		o := traffic.VersionOptions{From: vs.From, StripPrefix: vs.StripPrefix, Default: vs.Default, RejectAfterSunset: vs.RejectAfterSunset,
+			PathPrefix: rc.Match.Prefix} // /api/v1/...: the version follows the route's prefix
 		for _, v := range vs.Versions {
 			if err := backend(v.Upstream); err != nil {
 				return nil, err

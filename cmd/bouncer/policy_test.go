@@ -208,6 +208,16 @@ policies:
 	if !strings.Contains(second.header.Get("Cache-Status"), "hit") {
 		t.Fatalf("second: Cache-Status %q, want a hit", second.header.Get("Cache-Status"))
 	}
+	purge := send(t, "POST", p.admin+"/cache/purge?policy=cached&prefix="+base+"/api/", nil)
+	if purge.status != 200 || !strings.Contains(purge.body, `"purged":`) || strings.Contains(purge.body, `"purged":0`) {
+		t.Fatalf("purge: %d %s", purge.status, purge.body)
+	}
+	if third := send(t, "GET", base+"/api/c", nil); !strings.Contains(third.header.Get("Cache-Status"), "fwd=") {
+		t.Fatalf("after the purge: Cache-Status %q, want a miss", third.header.Get("Cache-Status"))
+	}
+	if r := send(t, "POST", p.admin+"/cache/purge?policy=nope&key=x", nil); r.status != 404 || !strings.Contains(r.body, "cached") {
+		t.Fatalf("unknown cache: %d %s", r.status, r.body)
+	}
 }
 
 // TestPolicyRedisRateLimit runs two Bouncer processes sharing one limit

@@ -47,6 +47,10 @@ type VersionOptions struct {
 	// StripPrefix removes the version segment before the backend sees the
 	// path (/v1/orders → /orders); path mode only.
 	StripPrefix bool
+	// PathPrefix, in path mode, is a literal prefix the version segment
+	// follows: with "/api", /api/v1/orders names v1 (and strips to
+	// /api/orders). Empty: the version is the first segment.
+	PathPrefix string
 	// Default is the version of requests that name none; it must be one
 	// of Versions. Empty: such requests get a 404.
 	Default string
@@ -64,6 +68,7 @@ type VersionOptions struct {
 type Versions struct {
 	from    source
 	strip   bool
+	prefix  string // PathPrefix without a trailing slash
 	byName  map[string]*version
 	def     *version
 	known   string // "v1, v2", for the 404 message
@@ -97,7 +102,7 @@ func (v *Versions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v.vary != "" {
 		w.Header().Add("Vary", v.vary)
 	}
-	name, rest, given := v.from.version(r, v.byName)
+	name, rest, given := v.from.version(r, v.byName, v.prefix)
 	ver := v.byName[name]
 	switch {
 	case given && ver == nil:
@@ -116,7 +121,7 @@ func (v *Versions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if given && v.strip {
-		r = stripVersion(r, name, rest)
+		r = stripVersion(r, v.prefix, name, rest)
 	}
 	ver.h.ServeHTTP(w, r)
 }
@@ -134,14 +139,15 @@ func (ver *version) annotate(h http.Header) {
 
 // stripVersion returns a shallow copy of r without the leading version
 // segment; rawRest is the escaped remainder of the path.
-func stripVersion(r *http.Request, name, rawRest string) *http.Request {
+func stripVersion(r *http.Request, prefix, name, rawRest string) *http.Request {
 	u := *r.URL
-	u.Path = strings.TrimPrefix(u.Path, "/"+name)
+	u.Path = strings.TrimPrefix(strings.TrimPrefix(u.Path, prefix), "/"+name)
 	if u.Path == "" || u.Path[0] != '/' {
 		u.Path = "/" + u.Path
 	}
+	u.Path = prefix + u.Path
 	if u.RawPath != "" {
-		u.RawPath = rawRest
+		u.RawPath = prefix + rawRest
 	}
 	s := new(http.Request)
 	*s = *r
@@ -173,7 +179,7 @@ type source struct {
 
 // version returns the version named by r, the escaped rest of the path in
 // path mode, and whether r named one at all.
-func (s source) version(r *http.Request, known map[string]*version) (string, string, bool) {
+func (s source) version(r *http.Request, known map[string]*version, prefix string) (string, string, bool) {
 	switch s.kind {
 	case fromHeader:
 		v := strings.TrimSpace(r.Header.Get(s.name))
@@ -182,7 +188,20 @@ func (s source) version(r *http.Request, known map[string]*version) (string, str
 		v := r.URL.Query().Get(s.name)
 		return v, "", v != ""
 	}
-	seg, rest, ok := firstSegment(r.URL)
+	u := r.URL
+	if prefix != "" {
+		ep := u.EscapedPath()
+		if !strings.HasPrefix(ep, prefix+"/") {
+			return "", "", false
+		}
+		rest := ep[len(prefix):]
+		p, err := url.PathUnescape(rest)
+		if err != nil {
+			return "", "", false
+		}
+		u = &url.URL{Path: p, RawPath: rest}
+	}
+	seg, rest, ok := firstSegment(u)
 	if !ok {
 		return "", "", false
 	}

@@ -24,7 +24,7 @@ func buildVersions(o VersionOptions, backends map[string]http.Handler) (*Version
 	if len(o.Versions) == 0 {
 		return nil, errors.New("versions: at least one version is required")
 	}
-	v := &Versions{from: src, strip: o.StripPrefix, reject: o.RejectAfterSunset, byName: map[string]*version{}}
+	v := &Versions{from: src, strip: o.StripPrefix, prefix: strings.TrimSuffix(o.PathPrefix, "/"), reject: o.RejectAfterSunset, byName: map[string]*version{}}
 	names := make([]string, 0, len(o.Versions))
 	for i, av := range o.Versions {
 		if _, dup := v.byName[av.Name]; dup {

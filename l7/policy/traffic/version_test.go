@@ -219,3 +219,28 @@ func TestNewVersionsErrors(t *testing.T) {
 		})
 	}
 }
+
+// With a path prefix the version is the segment after it, and stripping
+// keeps the prefix.
+func TestVersionsPathPrefix(t *testing.T) {
+	var got string
+	rec := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.URL.Path })
+	v, err := NewVersions(VersionOptions{PathPrefix: "/api/", StripPrefix: true, Default: "v2",
+		Versions: []APIVersion{{Name: "v1", Backend: "a"}, {Name: "v2", Backend: "b"}}}, map[string]http.Handler{"a": rec, "b": rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"/api/v1/items": "/api/items", "/api/items": "/api/items", "/api/v2": "/api/"} {
+		got = ""
+		w := httptest.NewRecorder()
+		v.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if got != want {
+			t.Errorf("%s reached the backend as %q, want %q (status %d)", path, got, want, w.Code)
+		}
+	}
+	w := httptest.NewRecorder()
+	v.ServeHTTP(w, httptest.NewRequest("GET", "/api/v7/x", nil))
+	if w.Code != http.StatusNotFound {
+		t.Errorf("unknown version after the prefix: %d", w.Code)
+	}
+}

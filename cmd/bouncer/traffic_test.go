@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// namedBackend answers every request with its name and the path it got,
+// as JSON, and counts requests.
+type namedBackend struct {
+	addr string
+	hits atomic.Int64
+}
+
+func newNamedBackend(t *testing.T, name string) *namedBackend {
+	t.Helper()
+	b := &namedBackend{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.hits.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"name": name, "path": r.URL.Path, "body": string(body),
+			"shadow": r.Header.Get("X-Bouncer-Shadow"), "id": strings.TrimPrefix(r.URL.Path, "/users/")})
+	}))
+	t.Cleanup(srv.Close)
+	b.addr = strings.TrimPrefix(srv.URL, "http://")
+	return b
+}
+
+// TestTrafficRoutes runs a canary split with a header rule and a mirror,
+// API versions with deprecation headers, and an aggregate of two calls,
+// through the binary.
+func TestTrafficRoutes(t *testing.T) {
+	stable, canary, shadow := newNamedBackend(t, "stable"), newNamedBackend(t, "canary"), newNamedBackend(t, "shadow")
+	users, slow := newNamedBackend(t, "users"), httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers within the call's timeout
+	}))
+	t.Cleanup(slow.Close)
+	p := startConfig(t, fmt.Sprintf(`
+admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+routes:
+  - match: {prefix: /shop}
+    proxy: {upstream: stable}
+    split:
+      weights: [{upstream: stable, weight: 80}, {upstream: canary, weight: 20}]
+      rules: [{header: X-Beta, value: "1", upstream: canary}]
+      sticky: header:X-User
+    mirror: {upstream: shadow, percent: 100}
+  - match: {prefix: /api}
+    proxy: {upstream: stable}
+    versions:
+      from: path
+      strip_prefix: true
+      default: v2
+      versions:
+        - {name: v1, upstream: stable, deprecated: "2026-01-01", sunset: "2027-01-01", deprecation_link: "https://example.com/v1"}
+        - {name: v2, upstream: canary}
+  - match: {template: "/summary/{id}"}
+    aggregate:
+      on_error: partial
+      calls:
+        - {name: user, upstream: users, path: "/users/{path.id}", fields: [name, id]}
+        - {name: again, upstream: users, path: "/users/{calls.user.body.id}/x"}
+        - {name: late, upstream: slow, path: /late, timeout: 300ms, optional: true}
+upstreams:
+  stable: {endpoints: [%q]}
+  canary: {endpoints: [%q]}
+  shadow: {endpoints: [%q]}
+  users: {endpoints: [%q]}
+  slow: {endpoints: [%q]}
+`, stable.addr, canary.addr, shadow.addr, users.addr, strings.TrimPrefix(slow.URL, "http://")))
+	base := p.url("web")
+
+	if r := send(t, "GET", base+"/shop/x", map[string]string{"X-Beta": "1"}); !strings.Contains(r.body, `"name":"canary"`) {
+		t.Fatalf("beta header: %s", r.body)
+	}
+	sides := map[string]int{}
+	for u := range 200 {
+		user := fmt.Sprintf("user-%d", u)
+		first := send(t, "GET", base+"/shop/x", map[string]string{"X-User": user}).body
+		if again := send(t, "GET", base+"/shop/x", map[string]string{"X-User": user}).body; again != first {
+			t.Fatalf("%s moved between sides: %s then %s", user, first, again)
+		}
+		sides[first]++
+	}
+	if c := sides[`{"body":"","id":"/shop/x","name":"canary","path":"/shop/x","shadow":""}`+"\n"]; c < 20 || c > 70 {
+		t.Fatalf("canary got %d of 200 users, want about 40: %v", c, sides)
+	}
+	eventually(t, 5*time.Second, "shadow copies", func() bool { return shadow.hits.Load() >= 401 })
+
+	r := send(t, "GET", base+"/api/v1/items", nil)
+	if !strings.Contains(r.body, `"name":"stable","path":"/api/items"`) || r.header.Get("Deprecation") != "@1767225600" ||
+		!strings.Contains(r.header.Get("Sunset"), "2027") || !strings.Contains(r.header.Get("Link"), `rel="deprecation"`) {
+		t.Fatalf("v1: %v %s", r.header, r.body)
+	}
+	if r = send(t, "GET", base+"/api/items", nil); !strings.Contains(r.body, `"name":"canary"`) || r.header.Get("Deprecation") != "" {
+		t.Fatalf("default version: %v %s", r.header, r.body)
+	}
+	if r = send(t, "GET", base+"/api/v9/items", nil); r.status != 404 {
+		t.Fatalf("unknown version: %d %s", r.status, r.body)
+	}
+
+	r = send(t, "GET", base+"/summary/42", nil)
+	var out map[string]any
+	if err := json.Unmarshal([]byte(r.body), &out); err != nil || r.status != 200 {
+		t.Fatalf("aggregate: %d %s", r.status, r.body)
+	}
+	user, _ := out["user"].(map[string]any)
+	again, _ := out["again"].(map[string]any)
+	errs, _ := out["_errors"].(map[string]any)
+	if user["name"] != "users" || user["id"] != "42" || user["path"] != nil || again["path"] != "/users/42/x" || errs["late"] == nil {
+		t.Fatalf("aggregate result: %s", r.body)
+	}
+}
