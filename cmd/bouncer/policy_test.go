@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,6 +234,9 @@ admin: {address: "127.0.0.1:0"}
 listeners:
   - {name: web, address: "127.0.0.1:0"}
 routes:
+  - match: {prefix: /rate}
+    policies: [steady]
+    proxy: {upstream: app}
   - match: {prefix: /}
     policies: [shared]
     proxy: {upstream: app}
@@ -241,6 +246,8 @@ redis: {address: %q, timeout: 200ms}
 policies:
   shared:
     rate_limit: {key: route, store: redis, fail_open: %v, limits: [{requests: 20, per: 1m}]}
+  steady:
+    rate_limit: {key: route, store: redis, limits: [{requests: 50, per: 1s, burst: 1}]}
 `, backend, rd.Addr, failOpen)
 	}
 	a, b := startConfig(t, cfg(false)), startConfig(t, cfg(true))
@@ -263,6 +270,7 @@ policies:
 	if admitted < 20 || admitted > 21 {
 		t.Fatalf("the two instances admitted %d of 40; the shared limit allows 20 (21 with one refill)", admitted)
 	}
+	steadyRate(t, a, b)
 	rd.Stop()
 	if r := send(t, "GET", a.url("web")+"/x", nil); r.status != 503 || !strings.Contains(r.body, "UNAVAILABLE") {
 		t.Fatalf("fail closed without Redis: %d %s", r.status, r.body)
@@ -274,4 +282,41 @@ policies:
 	if !strings.Contains(metrics, `bouncer_rate_limit_store_errors_total{policy="shared"}`) {
 		t.Fatalf("no store error counted:\n%s", metrics)
 	}
+}
+
+// steadyRate sends requests from four loops per instance for about two
+// seconds and checks that together they were admitted at the shared rate
+// (50/s, burst 1), neither more nor much less.
+func steadyRate(t *testing.T, procs ...*proc) {
+	t.Helper()
+	var admitted, sent atomic.Int64
+	start := time.Now()
+	deadline := start.Add(2 * time.Second)
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		url := p.url("web") + "/rate"
+		for range 4 {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					resp, err := h1Client().Get(url)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					sent.Add(1)
+					if resp.StatusCode == 200 {
+						admitted.Add(1)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	most := 50*elapsed + 1 + 1 // one cell of clock granularity
+	if n := float64(admitted.Load()); n > most || n < 0.7*50*elapsed {
+		t.Fatalf("two instances admitted %.0f of %d requests in %.2fs; the shared rate allows %.0f", n, sent.Load(), elapsed, most)
+	}
+	t.Logf("two instances admitted %d of %d requests in %.2fs at a shared 50/s", admitted.Load(), sent.Load(), elapsed)
 }
