@@ -192,6 +192,9 @@ func (g *Gateway) record(s *Snapshot, listener string, r *http.Request, rec *rec
 	if info.Err != nil {
 		attrs = append(attrs, slog.String("error", info.Err.Error()))
 	}
+	if id := info.Identity; id != nil {
+		attrs = append(attrs, slog.String("consumer", id.Consumer), slog.String("auth", id.Method))
+	}
 	if id := info.ClientCert; id != nil {
 		attrs = append(attrs, slog.String("client_cert", id.Subject), slog.String("client_cert_sha256", id.FingerprintSHA256))
 	}

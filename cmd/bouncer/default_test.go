@@ -36,8 +36,8 @@ func TestDefaultConfigBuilds(t *testing.T) {
 	for _, row := range g.snap.Tables["web"].Rows() {
 		names = append(names, row.Name)
 	}
-	if strings.Join(names, ",") != "home,library-grpc,sample,library" {
-		t.Errorf("web routes in precedence order = %v, want [home library-grpc sample library]", names)
+	if strings.Join(names, ",") != "home,library-grpc,shelf-summary,sample,library" {
+		t.Errorf("web routes in precedence order = %v, want [home library-grpc shelf-summary sample library]", names)
 	}
 	if g.grpc["library"] == nil {
 		t.Errorf("the library upstream has no descriptor source")
@@ -121,6 +121,12 @@ func TestDefaultConfigServes(t *testing.T) {
 	code, body = httpDo(t, http.MethodGet, base+"/v1/shelves/1/books")
 	if code != http.StatusOK || !strings.Contains(body, "Dune") {
 		t.Errorf("GET /v1/shelves/1/books: %d %s", code, body)
+	}
+	// The aggregate: two transcoded gRPC calls and one to the sample backend.
+	code, body = httpDo(t, http.MethodGet, base+"/summary/shelves/1")
+	if code != http.StatusOK || !strings.Contains(body, `"shelf":{`) || !strings.Contains(body, "Dune") ||
+		!strings.Contains(body, `"hello":{"message":`) || strings.Contains(body, "_errors") {
+		t.Errorf("GET /summary/shelves/1: %d %s", code, body)
 	}
 	code, body = httpDo(t, http.MethodGet, "http://"+app.admin.addr+"/descriptors")
 	if code != http.StatusOK || !strings.Contains(body, grpcAddr) || !strings.Contains(body, "GET /v1/{name=shelves/*} -> bouncer.library.v1.Library/GetShelf (annotation)") {
