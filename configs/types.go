@@ -94,7 +94,7 @@ type L4Route struct {
 	TCP         *L4Action `yaml:"tcp" doc:"Proxy the bytes to an upstream as they come (TLS included, undecrypted)."`
 	Passthrough *L4Action `yaml:"passthrough" doc:"TLS passthrough: the connection must be TLS, chosen by its SNI, and goes to the upstream undecrypted."`
 	Terminate   *L4Action `yaml:"terminate" doc:"Terminate TLS with the listener's certificates (tls block), then send plain TCP to the upstream, or TLS again when the upstream has tls."`
-	UDP         *L4Action `yaml:"udp" doc:"Proxy datagrams, one session per client address."`
+	UDP         *L4Action `yaml:"udp" doc:"Proxy datagrams, one session per client address; with match.sni or alpn, QUIC connections (HTTP/3 and others) go to an upstream by server name without being terminated."`
 
 	IdleTimeout    Duration `yaml:"idle_timeout" default:"10m" doc:"A connection (or UDP session) with no bytes either way for this long is closed."`
 	MaxLifetime    Duration `yaml:"max_lifetime" default:"0s" doc:"Close a connection after this long, to rotate long-lived ones (0: never)."`
@@ -104,8 +104,8 @@ type L4Route struct {
 
 // L4Match is an L4 route's conditions.
 type L4Match struct {
-	SNI     []string `yaml:"sni" doc:"TLS server names: exact, *.example.com (any depth) or ~regex (the whole name)."`
-	ALPN    []string `yaml:"alpn" doc:"ALPN protocols; one of them must be offered."`
+	SNI     []string `yaml:"sni" doc:"TLS server names: exact, *.example.com (any depth) or ~regex (the whole name). On a udp route, read from a QUIC client's Initial packets (QUIC v1 and v2), which are not terminated."`
+	ALPN    []string `yaml:"alpn" doc:"ALPN protocols; one of them must be offered (on a udp route: in the QUIC ClientHello)."`
 	Ports   []int    `yaml:"ports" doc:"Local ports (for a listener on several, or to be explicit)."`
 	Clients []string `yaml:"clients" doc:"Client CIDRs (or IPs)."`
 	TLS     *bool    `yaml:"tls" doc:"true: only TLS connections; false: only others."`

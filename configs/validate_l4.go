@@ -148,8 +148,8 @@ func (v *validator) l4Match(p, kind string, m L4Match) {
 	}
 	tlsOnly := kind == "passthrough" || kind == "terminate"
 	switch {
-	case kind == "udp" && (len(m.SNI) > 0 || len(m.ALPN) > 0 || m.TLS != nil):
-		v.sink.addf(p, "a udp route matches on ports and clients only")
+	case kind == "udp" && m.TLS != nil:
+		v.sink.addf(p+".tls", "a udp route matches on sni and alpn (read from a QUIC Initial), ports and clients; not tls")
 	case tlsOnly && m.TLS != nil && !*m.TLS:
 		v.sink.addf(p+".tls", "%s handles TLS connections only", kind)
 	}

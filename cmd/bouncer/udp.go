@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/l4/peek"
 	"github.com/bouncer-proxy/bouncer/l4/router"
 	"github.com/bouncer-proxy/bouncer/l4/udpproxy"
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
@@ -25,9 +26,15 @@ type udpPort struct {
 	addr   string // the bound address
 	port   uint16 // its port, for routes that match on ports
 	proxy  *udpproxy.Proxy
-	routes atomic.Pointer[router.Table[*upstream.Cluster]]
+	routes atomic.Pointer[udpRoutes]
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+// udpRoutes are a UDP listener's compiled routes.
+type udpRoutes struct {
+	table *router.Table[*upstream.Cluster]
+	quic  bool // some route matches on sni or alpn: read the QUIC Initial
 }
 
 // udpKey identifies what needs a new socket or proxy when it changes.
@@ -38,8 +45,24 @@ func udpKey(lc configs.Listener, idle configs.Duration) string {
 // pick is the proxy's balancer: the route for the client, then an
 // endpoint of its upstream by consistent hash of the client address, so
 // that a client's sessions go to one endpoint while it is healthy.
-func (u *udpPort) pick(client netip.AddrPort) (string, error) {
-	rt, ok := u.routes.Load().Match(&router.Conn{Port: u.port, Client: client.Addr()})
+//
+// When a route matches on sni or alpn, the client's first datagrams are
+// read as a QUIC Initial (v1 or v2) whose ClientHello names the server,
+// without terminating anything; a hello spread over several datagrams is
+// waited for. Datagrams that are not QUIC match the routes without sni.
+func (u *udpPort) pick(client netip.AddrPort, first [][]byte) (string, error) {
+	rs := u.routes.Load()
+	c := router.Conn{Port: u.port, Client: client.Addr()}
+	if rs.quic {
+		h, err := peek.ParseQUIC(first)
+		switch {
+		case errors.Is(err, peek.ErrNeedMore):
+			return "", udpproxy.ErrWait
+		case err == nil:
+			c.TLS, c.SNI, c.ALPN = true, h.SNI, h.ALPN
+		}
+	}
+	rt, ok := rs.table.Match(&c)
 	if !ok {
 		return "", errors.New("no udp route for this client")
 	}
@@ -51,13 +74,14 @@ func (u *udpPort) pick(client netip.AddrPort) (string, error) {
 }
 
 // udpTables compiles the udp routes of each listener with udp.
-func udpTables(cfg *configs.Config, clusters map[string]*upstream.Cluster) (map[string]*router.Table[*upstream.Cluster], map[string]configs.Duration, error) {
-	tables, idle := map[string]*router.Table[*upstream.Cluster]{}, map[string]configs.Duration{}
+func udpTables(cfg *configs.Config, clusters map[string]*upstream.Cluster) (map[string]*udpRoutes, map[string]configs.Duration, error) {
+	tables, idle := map[string]*udpRoutes{}, map[string]configs.Duration{}
 	for _, lc := range cfg.Listeners {
 		if !slices.Contains(lc.Protocols, "udp") {
 			continue
 		}
 		var entries []router.Entry[*upstream.Cluster]
+		quic := false
 		for _, rc := range cfg.L4Routes {
 			if rc.UDP == nil || len(rc.Listeners) > 0 && !slices.Contains(rc.Listeners, lc.Name) {
 				continue
@@ -67,6 +91,7 @@ func udpTables(cfg *configs.Config, clusters map[string]*upstream.Cluster) (map[
 				return nil, nil, cfg.Errorf("l4_routes", "route %s: %v", rc.Name, err)
 			}
 			entries = append(entries, router.Entry[*upstream.Cluster]{Name: rc.Name, Match: m, Value: clusters[rc.UDP.Upstream]})
+			quic = quic || len(m.SNI) > 0 || len(m.ALPN) > 0
 			if _, ok := idle[lc.Name]; !ok {
 				idle[lc.Name] = rc.IdleTimeout // the listener's sessions expire by its first route's setting
 			}
@@ -75,7 +100,7 @@ func udpTables(cfg *configs.Config, clusters map[string]*upstream.Cluster) (map[
 		if err != nil {
 			return nil, nil, cfg.Errorf("l4_routes", "%v", err)
 		}
-		tables[lc.Name] = t
+		tables[lc.Name] = &udpRoutes{table: t, quic: quic}
 	}
 	return tables, idle, nil
 }
@@ -128,7 +153,7 @@ func startUDP(addr, key string, o udpproxy.Options) (*udpPort, error) {
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
 		u.port = uint16(a.Port)
 	}
-	u.routes.Store(&router.Table[*upstream.Cluster]{})
+	u.routes.Store(&udpRoutes{table: &router.Table[*upstream.Cluster]{}})
 	u.proxy = udpproxy.New(conn, u.pick, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	u.cancel = cancel

@@ -35,8 +35,23 @@ type Options struct {
 // Pick chooses the upstream address ("host:port", best an IP literal: a
 // name is resolved on the Serve goroutine) for a new session. It is the
 // caller's balancer; it must not block. client is the datagram's source
-// with any IPv4-in-IPv6 mapping removed.
-type Pick func(client netip.AddrPort) (upstream string, err error)
+// with any IPv4-in-IPv6 mapping removed; first holds the client's
+// datagrams so far (one, unless Pick asked for more), for routers that
+// read them, such as QUIC routing by SNI. Pick returns ErrWait to see the
+// client's next datagram before deciding: the datagrams are kept (at most
+// MaxPending per client, for PendingTimeout) and all relayed once the
+// session opens. Pick must not keep first.
+type Pick func(client netip.AddrPort, first [][]byte) (upstream string, err error)
+
+// ErrWait is Pick's answer when it needs the client's next datagram.
+var ErrWait = errors.New("udpproxy: need the next datagram to choose")
+
+// Bounds of the datagrams held while Pick waits for more.
+const (
+	MaxPending        = 4               // datagrams per client
+	MaxPendingClients = 1024            // clients at once; the oldest is dropped beyond
+	PendingTimeout    = 2 * time.Second // a client that sends nothing more is forgotten
+)
 
 // Stats counts what a Proxy did.
 type Stats struct {
@@ -62,6 +77,8 @@ type Proxy struct {
 	sessions map[netip.AddrPort]*session
 	wg       sync.WaitGroup // reply goroutines
 
+	pending map[netip.AddrPort]*held // only Serve's goroutine uses it
+
 	opened, overCap, failed atomic.Int64
 }
 
@@ -74,7 +91,7 @@ func New(conn net.PacketConn, pick Pick, o Options) *Proxy {
 	if o.BufferSize <= 0 {
 		o.BufferSize = DefaultBufferSize
 	}
-	p := &Proxy{conn: conn, pick: pick, o: o, sessions: make(map[netip.AddrPort]*session)}
+	p := &Proxy{conn: conn, pick: pick, o: o, sessions: make(map[netip.AddrPort]*session), pending: map[netip.AddrPort]*held{}}
 	p.udp, _ = conn.(*net.UDPConn)
 	return p
 }
@@ -100,7 +117,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 			p.failed.Add(1)
 			continue
 		}
-		s := p.session(ctx, client)
+		s := p.session(ctx, client, buf[:n])
 		if s == nil {
 			continue
 		}
@@ -147,7 +164,7 @@ func (p *Proxy) read(buf []byte) (int, netip.AddrPort, error) {
 // session returns client's session, opening one if needed, or nil when the
 // datagram is to be dropped. Only Serve's goroutine opens sessions, so the
 // cap checked under the lock still holds when the new one is added.
-func (p *Proxy) session(ctx context.Context, client netip.AddrPort) *session {
+func (p *Proxy) session(ctx context.Context, client netip.AddrPort, d []byte) *session {
 	p.mu.Lock()
 	s, ok := p.sessions[client]
 	if ok {
@@ -162,10 +179,20 @@ func (p *Proxy) session(ctx context.Context, client netip.AddrPort) *session {
 		p.overCap.Add(1)
 		return nil
 	}
-	s, err := p.open(ctx, client)
-	if err != nil {
-		p.failed.Add(1)
+	grams, earlier, since := p.held(client, d)
+	s, err := p.open(ctx, client, grams)
+	switch {
+	case errors.Is(err, ErrWait):
+		p.hold(client, grams, since)
 		return nil
+	case err != nil:
+		p.failed.Add(int64(1 + earlier))
+		return nil
+	}
+	for _, g := range grams[:earlier] {
+		if _, err := s.up.Write(g); err != nil {
+			p.failed.Add(1)
+		}
 	}
 	p.mu.Lock()
 	p.sessions[client] = s
@@ -176,8 +203,8 @@ func (p *Proxy) session(ctx context.Context, client netip.AddrPort) *session {
 }
 
 // open picks an upstream for client and connects a socket to it.
-func (p *Proxy) open(ctx context.Context, client netip.AddrPort) (*session, error) {
-	upstream, err := p.pick(netip.AddrPortFrom(client.Addr().Unmap(), client.Port()))
+func (p *Proxy) open(ctx context.Context, client netip.AddrPort, grams [][]byte) (*session, error) {
+	upstream, err := p.pick(netip.AddrPortFrom(client.Addr().Unmap(), client.Port()), grams)
 	if err != nil {
 		return nil, fmt.Errorf("udpproxy: pick for %s: %w", client, err)
 	}
