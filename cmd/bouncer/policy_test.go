@@ -153,7 +153,9 @@ policies:
 		t.Fatalf("fourth request of alice: %d %v %s", r.status, r.header, r.body)
 	}
 	// Another consumer has its own counter.
-	if r = send(t, "GET", base, map[string]string{"X-API-Key": "s3cret"}); r.status != 200 {
+	// A forged X-User never reaches the upstream, even when the method
+	// that passed (an API key) sets none.
+	if r = send(t, "GET", base, map[string]string{"X-API-Key": "s3cret", "X-User": "forged"}); r.status != 200 || strings.Contains(r.body, "forged") {
 		t.Fatalf("api key: %d %s", r.status, r.body)
 	}
 	if r = send(t, "GET", base, map[string]string{"X-API-Key": "wrong"}); r.status != 401 {

@@ -26,7 +26,11 @@ type authStep struct {
 	methods   []method
 	anonymous string // "": credentials required
 	metrics   *Metrics
+	owned     []string // headers the methods set upstream: client-sent values are always removed
 }
+
+// forwarder is an Authenticator that sets headers on the upstream request.
+type forwarder interface{ ForwardedHeaders() []string }
 
 func (a *authStep) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -40,8 +44,11 @@ func (a *authStep) wrap(next http.Handler) http.Handler {
 		if info != nil {
 			info.Identity = id
 		}
+		for _, k := range a.owned {
+			delete(r.Header, k)
+		}
 		for k, v := range id.Forward {
-			r.Header[k] = v // Set semantics: a client-sent value of the same name is replaced
+			r.Header[k] = v
 		}
 		next.ServeHTTP(w, r)
 	})

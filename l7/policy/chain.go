@@ -79,6 +79,11 @@ func (s *Set) Chain(names []string, terminal http.Handler) http.Handler {
 		a := &authStep{anonymous: anon, metrics: s.metrics}
 		for _, b := range auths {
 			a.methods = append(a.methods, method{name: b.name, kind: b.kind, auth: b.auth})
+			if f, ok := b.auth.(forwarder); ok {
+				for _, h := range f.ForwardedHeaders() {
+					a.owned = append(a.owned, http.CanonicalHeaderKey(h))
+				}
+			}
 		}
 		steps = append(steps, &built{name: "authentication", kind: "authentication", phase: PhaseAuthn, wrap: a.wrap})
 	}

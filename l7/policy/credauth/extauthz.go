@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -336,3 +337,7 @@ func extHeaders(what string, names []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// ForwardedHeaders names the headers an allowing answer may set upstream:
+// the gateway removes client-sent values of all of them first.
+func (a *ExtAuthz) ForwardedHeaders() []string { return slices.Clone(a.upstream) }

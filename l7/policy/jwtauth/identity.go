@@ -158,3 +158,14 @@ func scopes(claims map[string]any) []string {
 	}
 	return nil
 }
+
+// ForwardedHeaders names every header ClaimsToHeaders may set upstream: the
+// gateway removes client-sent values of all of them, so a token without
+// the claim cannot let a forged header through.
+func (v *Verifier) ForwardedHeaders() []string {
+	out := make([]string, len(v.forward))
+	for i, f := range v.forward {
+		out[i] = f.header
+	}
+	return out
+}
