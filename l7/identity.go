@@ -3,6 +3,7 @@ package l7
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -140,4 +141,37 @@ func hasCTL(v string) bool {
 		}
 	}
 	return false
+}
+
+// TakeQueryParam returns the first value of the query parameter name and
+// removes every occurrence of it from r.URL (and r.RequestURI), leaving
+// the other parameters byte for byte as the client sent them. Credentials
+// read from the query are taken this way, so they are neither proxied
+// upstream nor written to the access log.
+func TakeQueryParam(r *http.Request, name string) (value string, found bool) {
+	raw := r.URL.RawQuery
+	// Fast path: the name cannot be there, not even percent-encoded.
+	if raw == "" || !strings.Contains(raw, name) && !strings.Contains(raw, "%") {
+		return "", false
+	}
+	kept := make([]string, 0, strings.Count(raw, "&")+1)
+	for part := range strings.SplitSeq(raw, "&") {
+		k, v, _ := strings.Cut(part, "=")
+		if uk, err := url.QueryUnescape(k); err != nil || uk != name {
+			kept = append(kept, part)
+			continue
+		}
+		if !found {
+			value, _ = url.QueryUnescape(v)
+			found = true
+		}
+	}
+	if !found {
+		return "", false
+	}
+	r.URL.RawQuery = strings.Join(kept, "&")
+	if r.RequestURI != "" {
+		r.RequestURI = r.URL.RequestURI()
+	}
+	return value, true
 }

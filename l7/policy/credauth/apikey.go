@@ -105,7 +105,7 @@ func NewAPIKeys(opts APIKeyOptions) (*APIKeys, error) {
 func (a *APIKeys) Authenticate(r *http.Request) (*l7.Identity, error) {
 	key := r.Header.Get(a.header)
 	if a.query != "" {
-		if v, found := takeQueryParam(r, a.query); found && key == "" {
+		if v, found := l7.TakeQueryParam(r, a.query); found && key == "" {
 			key = v
 		}
 	}

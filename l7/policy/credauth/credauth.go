@@ -18,6 +18,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/bouncer-proxy/bouncer/l7"
 )
 
 // Consumer is a configured client of the gateway: the name that rate
@@ -98,7 +100,7 @@ func bearerToken(r *http.Request, sources []Source) (token string, ok, malformed
 				v, found = c.Value, c.Value != ""
 			}
 		case SourceQuery:
-			v, found = takeQueryParam(r, s.Name)
+			v, found = l7.TakeQueryParam(r, s.Name)
 			found = found && v != ""
 		}
 		if ok || malformed {
@@ -127,37 +129,6 @@ func headerToken(v string, authorization bool) (token string, found, malformed b
 		return "", false, true
 	}
 	return rest, true, false
-}
-
-// takeQueryParam returns the first value of the query parameter name and
-// removes every occurrence of it from r.URL (and r.RequestURI), leaving
-// the other parameters byte for byte as the client sent them.
-func takeQueryParam(r *http.Request, name string) (value string, found bool) {
-	raw := r.URL.RawQuery
-	// Fast path: the name cannot be there, not even percent-encoded.
-	if raw == "" || !strings.Contains(raw, name) && !strings.Contains(raw, "%") {
-		return "", false
-	}
-	kept := make([]string, 0, strings.Count(raw, "&")+1)
-	for part := range strings.SplitSeq(raw, "&") {
-		k, v, _ := strings.Cut(part, "=")
-		if uk, err := url.QueryUnescape(k); err != nil || uk != name {
-			kept = append(kept, part)
-			continue
-		}
-		if !found {
-			value, _ = url.QueryUnescape(v)
-			found = true
-		}
-	}
-	if !found {
-		return "", false
-	}
-	r.URL.RawQuery = strings.Join(kept, "&")
-	if r.RequestURI != "" {
-		r.RequestURI = r.URL.RequestURI()
-	}
-	return value, true
 }
 
 // tokenKey is the cache and singleflight key of a secret: its SHA-256, so

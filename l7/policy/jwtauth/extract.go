@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
@@ -89,7 +88,8 @@ func (v *Verifier) token(r *http.Request) (string, error) {
 				tok, ok = c.Value, true
 			}
 		case InQuery:
-			tok, ok = queryValue(r.URL.RawQuery, s.name)
+			tok, ok = l7.TakeQueryParam(r, s.name) // never proxied nor logged
+			ok = ok && tok != ""
 		}
 		if ok {
 			return tok, nil
@@ -149,31 +149,4 @@ func isB64Token(t string) bool {
 		}
 	}
 	return true
-}
-
-// queryValue finds name's first non-empty value in a raw query without
-// building url.Values. A value that does not unescape is ignored.
-func queryValue(raw, name string) (string, bool) {
-	for raw != "" {
-		var part string
-		part, raw, _ = strings.Cut(raw, "&")
-		k, val, _ := strings.Cut(part, "=")
-		if k != name {
-			uk, err := url.QueryUnescape(k)
-			if err != nil || uk != name || uk == k {
-				continue
-			}
-		}
-		if strings.ContainsAny(val, "%+") {
-			u, err := url.QueryUnescape(val)
-			if err != nil {
-				continue
-			}
-			val = u
-		}
-		if val != "" {
-			return val, true
-		}
-	}
-	return "", false
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -115,22 +116,23 @@ func TestSourcesAbsent(t *testing.T) {
 	}
 }
 
-func TestQueryValue(t *testing.T) {
+func TestTakeQueryParam(t *testing.T) {
 	cases := []struct {
-		raw, want string
-		ok        bool
+		raw, want, rest string
+		ok              bool
 	}{
-		{"t=abc", "abc", true},
-		{"x=1&t=a%2Eb", "a.b", true},
-		{"t=&t=second", "second", true},
-		{"t=%zz&t=ok", "ok", true},
-		{"tt=abc", "", false},
-		{"", "", false},
+		{"t=abc", "abc", "", true},
+		{"x=1&t=a%2Eb&y=2", "a.b", "x=1&y=2", true},
+		{"t=first&t=second", "first", "", true},
+		{"%74=enc&x=1", "enc", "x=1", true},
+		{"tt=abc", "", "tt=abc", false},
+		{"", "", "", false},
 	}
 	for _, c := range cases {
-		got, ok := queryValue(c.raw, "t")
-		if got != c.want || ok != c.ok {
-			t.Errorf("queryValue(%q) = %q %v, want %q %v", c.raw, got, ok, c.want, c.ok)
+		r := httptest.NewRequest("GET", "/p?"+c.raw, nil)
+		got, ok := l7.TakeQueryParam(r, "t")
+		if got != c.want || ok != c.ok || r.URL.RawQuery != c.rest || (c.ok && strings.Contains(r.RequestURI, "t=")) {
+			t.Errorf("TakeQueryParam(%q) = %q %v, query left %q, RequestURI %q", c.raw, got, ok, r.URL.RawQuery, r.RequestURI)
 		}
 	}
 }
