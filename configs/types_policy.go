@@ -144,7 +144,7 @@ type AuthorizePolicy struct {
 
 // RateLimitPolicy limits requests per key.
 type RateLimitPolicy struct {
-	Key      string      `yaml:"key" default:"client_ip" doc:"What is counted: client_ip, route, consumer, header:NAME, claim:NAME, or cel:EXPRESSION (a string; requests for which it is empty are not limited)."`
+	Key      string      `yaml:"key" default:"client_ip" doc:"What is counted: client_ip, route (one bucket per route listing the policy), consumer, header:NAME, claim:NAME, or cel:EXPRESSION (a string; requests for which it is empty are not limited)."`
 	Limits   []RateLimit `yaml:"limits" required:"true" doc:"Rates that must all allow a request."`
 	Store    string      `yaml:"store" default:"local" enum:"local,redis" doc:"local: counters in this process; redis: shared by every instance through the top-level redis server."`
 	FailOpen bool        `yaml:"fail_open" default:"false" doc:"With store redis: admit requests when Redis cannot be reached (default: refuse with 503)."`

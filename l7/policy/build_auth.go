@@ -114,7 +114,7 @@ func buildIntrospection(c *configs.IntrospectionPolicy) (*built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &built{phase: PhaseAuthn, auth: in}, nil
+	return &built{phase: PhaseAuthn, auth: in, close: in.CloseIdleConnections}, nil
 }
 
 func buildExtAuthz(c *configs.ExtAuthzPolicy) (*built, error) {
@@ -126,5 +126,5 @@ func buildExtAuthz(c *configs.ExtAuthzPolicy) (*built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &built{phase: PhaseAuthn, auth: e}, nil
+	return &built{phase: PhaseAuthn, auth: e, close: e.CloseIdleConnections}, nil
 }

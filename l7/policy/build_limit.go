@@ -75,7 +75,10 @@ func rateKey(spec string) (ratelimit.KeyFunc, bool, error) {
 	case "route":
 		return func(r *http.Request) (string, bool) {
 			info := l7.InfoFrom(r.Context())
-			return "route", info != nil // counters are per policy and limit: one bucket for the route
+			if info == nil || info.Route == "" {
+				return "", false
+			}
+			return info.Route, true // one bucket per route listing the policy
 		}, false, nil
 	case "consumer":
 		return func(r *http.Request) (string, bool) {
