@@ -178,16 +178,21 @@ func TestRoutesPrecedence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "routes.yaml")
 	writeFile(t, path, `
 listeners:
-  - {name: web, address: "127.0.0.1:0"}
+  - {name: web, address: "127.0.0.1:0", policies: [edge]}
 routes:
   - name: catch-all
     respond: {body: any}
   - name: api-prefix
     match: {prefix: /api/}
+    policies: [limit, keys]
     respond: {body: prefix}
   - name: api-exact
     match: {path: /api/health}
     respond: {body: exact}
+policies:
+  edge: {ip_filter: {deny: [203.0.113.0/24]}}
+  keys: {api_key: {keys: [{consumer: c, hash: "sha256:`+strings.Repeat("ab", 32)+`"}]}}
+  limit: {rate_limit: {key: consumer, limits: [{requests: 5, per: 1s}]}}
 `)
 	r := runCLI(t, "", "routes", path)
 	if r.code != 0 {
@@ -202,6 +207,10 @@ routes:
 	}
 	if !strings.Contains(r.stdout, "listener web (127.0.0.1:0)") || !strings.Contains(r.stdout, "path /api/health") {
 		t.Errorf("table lacks the listener heading or the path column:\n%s", r.stdout)
+	}
+	// Policies in the order they run: the listener's first, phases deciding.
+	if !strings.Contains(r.stdout, "edge (ip_filter), keys (api_key), limit (rate_limit)") {
+		t.Errorf("api-prefix's policies are not listed in phase order:\n%s", r.stdout)
 	}
 }
 
