@@ -2,7 +2,8 @@
 # bench/setup.sh: installs the load generators and peers (Debian packages),
 # builds the backend, the harness, the Go load generators (tlsload, h3load,
 # tcpload), Caddy (with caddy-l4) and Bouncer into bench/.bin/, and makes the
-# ECDSA P-256 certificate every TLS listener serves, in bench/.run/.
+# ECDSA P-256 certificate every TLS listener serves and, every run, the JWT
+# key and token of http1-policies (bench/jwtgen), in bench/.run/.
 # bench/run.sh calls it; it is safe to run again (it only redoes what is
 # missing or stale, except Bouncer, which is rebuilt every time).
 set -euo pipefail
@@ -16,7 +17,8 @@ mkdir -p "$BIN" "$RUN"
 # Debian packages, installed only when a tool is missing.
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
-apt_need nginx=nginx-light haproxy=haproxy wrk=wrk h2load=nghttp2-client taskset=util-linux openssl=openssl
+apt_need nginx=nginx-light haproxy=haproxy wrk=wrk h2load=nghttp2-client taskset=util-linux openssl=openssl \
+	redis-server=redis-server
 # NGINX's stream module (tcp-* scenarios) is a dynamic module of its own package.
 if [[ ! -f /usr/lib/nginx/modules/ngx_stream_module.so ]]; then
 	[[ $(id -u) == 0 ]] || { echo "setup: missing libnginx-mod-stream: install it with apt-get (needs root)" >&2; exit 1; }
@@ -26,7 +28,10 @@ fi
 echo "setup: building backend, harness and the Go load generators" >&2
 (cd "$ROOT" && go build -o "$BIN/backend" ./bench/backend && go build -o "$BIN/harness" ./bench/harness &&
 	go build -o "$BIN/tlsload" ./bench/loadgen/tlsload && go build -o "$BIN/h3load" ./bench/loadgen/h3load &&
-	go build -o "$BIN/tcpload" ./bench/loadgen/tcpload)
+	go build -o "$BIN/tcpload" ./bench/loadgen/tcpload && go build -o "$BIN/jwtgen" ./bench/jwtgen)
+
+# http1-policies: a fresh ES256 key and a token valid for a day, every run.
+"$BIN/jwtgen" -dir "$RUN"
 
 # Caddy: its own module in bench/caddy (pinned in its go.mod); rebuilt when
 # that module changes. A failed build only skips the caddy target.

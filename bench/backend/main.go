@@ -1,7 +1,9 @@
 // Command backend is the origin server every benchmark target proxies to.
 //
 // It answers GET /64 and GET /4k with a fixed body of 64 and 4096 bytes over
-// HTTP/1.1 keep-alive on -addr, and, when -tls-addr is set, the same routes
+// HTTP/1.1 keep-alive on -addr, and GET /cache/64 and /cache/4k with the
+// same bodies marked "Cache-Control: public, max-age=3600" for the caching
+// proxies (http1-cache), and, when -tls-addr is set, the same routes
 // over TLS (ALPN h2 or http/1.1) so that the "direct" target can serve the
 // h2-tls scenario too. For the L4 scenarios it serves, when asked, a TCP
 // source on -tcp-source (an endless stream of bytes to every connection)
@@ -106,23 +108,32 @@ func newServer() *http.Server {
 	}
 }
 
+// cacheControl marks the /cache/ answers fresh for an hour in any cache.
+const cacheControl = "public, max-age=3600"
+
 // newHandler serves the fixed bodies; anything else is 404.
 func newHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /64", fixed(64))
-	mux.Handle("GET /4k", fixed(4096))
+	mux.Handle("GET /64", fixed(64, ""))
+	mux.Handle("GET /4k", fixed(4096, ""))
+	mux.Handle("GET /cache/64", fixed(64, cacheControl))
+	mux.Handle("GET /cache/4k", fixed(4096, cacheControl))
 	return mux
 }
 
 // fixed answers with n bytes of 'x' and an explicit Content-Length, so that
-// no response is chunked whatever the proxy in front.
-func fixed(n int) http.Handler {
+// no response is chunked whatever the proxy in front, and with a
+// Cache-Control header when cc is not empty.
+func fixed(n int, cc string) http.Handler {
 	body := bytes.Repeat([]byte{'x'}, n)
 	length := strconv.Itoa(n)
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
 		h["Content-Type"] = []string{"text/plain"}
 		h["Content-Length"] = []string{length}
+		if cc != "" {
+			h["Cache-Control"] = []string{cc}
+		}
 		w.Write(body)
 	})
 }

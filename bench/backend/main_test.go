@@ -14,10 +14,13 @@ func TestHandler(t *testing.T) {
 		path   string
 		status int
 		size   int
+		cc     string // Cache-Control
 	}{
-		{"/64", http.StatusOK, 64},
-		{"/4k", http.StatusOK, 4096},
-		{"/nope", http.StatusNotFound, -1},
+		{"/64", http.StatusOK, 64, ""},
+		{"/4k", http.StatusOK, 4096, ""},
+		{"/cache/64", http.StatusOK, 64, cacheControl},
+		{"/cache/4k", http.StatusOK, 4096, cacheControl},
+		{"/nope", http.StatusNotFound, -1, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
@@ -38,6 +41,9 @@ func TestHandler(t *testing.T) {
 			}
 			if tc.size >= 0 && resp.ContentLength != int64(tc.size) {
 				t.Fatalf("content-length %d, want %d", resp.ContentLength, tc.size)
+			}
+			if got := resp.Header.Get("Cache-Control"); tc.status == http.StatusOK && got != tc.cc {
+				t.Fatalf("cache-control %q, want %q", got, tc.cc)
 			}
 		})
 	}

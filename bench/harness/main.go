@@ -12,6 +12,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,21 +27,27 @@ func parseFlags(args []string) (harness.Plan, error) {
 	var p harness.Plan
 	var caFile string
 	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
-	p.Register(fs, "name,pid=N,h1=host:port,tls=host:port[,h3=host:port][,tcpsrc=host:port][,tcpecho=host:port] (repeat; order is the rotation's start)")
+	p.Register(fs, "name,pid=N,h1=host:port,tls=host:port[,h3=host:port][,tcpsrc=host:port][,tcpecho=host:port]"+
+		"[,pol=host:port[,polredis=host:port]][,cache=host:port] (repeat; order is the rotation's start)")
 	scens := fs.String("scenarios", "http1-small,http1-4k,h2-tls,tls-handshakes,h3,tcp-throughput,tcp-connrate", "scenarios to run, comma separated")
 	fs.StringVar(&caFile, "ca", "", "certificate the TLS listeners serve")
 	ref := fs.String("ref", "nginx", "reference target of the ratios")
 	refH3 := fs.String("ref-h3", "caddy", "reference target of the h3 scenario")
+	refPol := fs.String("ref-policies", "bouncer", "reference target of the http1-policies scenario (its plain route)")
+	tokenFile := fs.String("jwt-token", "", "file of the bearer token the policy routes of http1-policies get")
 	genDir := fs.String("loadgen-dir", "", "directory of tlsload, h3load and tcpload (default: this command's)")
 	if err := fs.Parse(args); err != nil {
 		return p, err
 	}
 	var err error
-	if p.Targets, err = p.ParseTargets(keyH1, keyTLS, keyH3, keySource, keyEcho); err != nil {
+	if p.Targets, err = p.ParseTargets(keyH1, keyTLS, keyH3, keySource, keyEcho, keyPol, keyPolRedis, keyCache); err != nil {
 		return p, err
 	}
-	p.Targets = append(p.Targets, derivedH2(p.Targets)...)
+	p.Targets = append(append(p.Targets, derivedH2(p.Targets)...), derivedPolicies(p.Targets)...)
 	if p.Scenarios, err = pickScenarios(*scens); err != nil {
+		return p, err
+	}
+	if p.Scenarios, err = withToken(p.Scenarios, *tokenFile); err != nil {
 		return p, err
 	}
 	if p.Scenarios, err = locateGens(p.Scenarios, *genDir); err != nil {
@@ -52,12 +59,19 @@ func parseFlags(args []string) (harness.Plan, error) {
 	p.Checker = checker{caFile: caFile}
 	p.Refs = map[string]string{}
 	p.RefKnob = "ref=" + *ref
+	knobs := map[string]string{}
 	for _, s := range p.Scenarios {
 		p.Refs[s.Name] = *ref
-		if s.Name == "h3" {
-			p.Refs[s.Name] = *refH3
-			p.RefKnob = "ref=" + *ref + " ref_h3=" + *refH3
+		switch s.Name {
+		case "h3":
+			p.Refs[s.Name], knobs["ref_h3"] = *refH3, *refH3
+		case "http1-policies":
+			// The table shows the added p99 in milliseconds too.
+			p.Refs[s.Name], knobs["ref_policies"], p.LatencyMS = *refPol, *refPol, true
 		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(knobs)) {
+		p.RefKnob += " " + k + "=" + knobs[k]
 	}
 	p.Opt.Widths = [2]int{14, 10}
 	return p, nil
@@ -66,7 +80,7 @@ func parseFlags(args []string) (harness.Plan, error) {
 // pickScenarios returns the named scenarios in the harness's order; an
 // unknown name is an error.
 func pickScenarios(list string) ([]harness.Scenario, error) {
-	out, unknown := harness.PickScenarios(scenarios, list)
+	out, unknown := harness.PickScenarios(allScenarios, list)
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("unknown scenario %q", unknown[0])
 	}

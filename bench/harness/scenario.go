@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/quic-go/quic-go/http3"
@@ -46,6 +48,9 @@ var scenarios = []harness.Scenario{
 		Args: []string{"-mode", "connrate", "-c", "16", "-size", "64", "-sources", "16"}, Latency: "p99_ms"},
 }
 
+// allScenarios are scenarios, then the API-policy ones (policies.go).
+var allScenarios = append(slices.Clone(scenarios), policyScenarios...)
+
 // derivedH2 returns, for every target with an h3 listener, a target
 // "name/h2" that is the same process loaded over h2 on its TLS listener.
 func derivedH2(targets []harness.Target) []harness.Target {
@@ -76,29 +81,48 @@ func (c checker) Check(ctx context.Context, j harness.Job, addr string) error {
 	defer rt.close()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Scheme+"://"+addr+s.Path, nil)
+	url := s.Scheme + "://" + addr + s.Path
+	resp, body, err := get(ctx, rt, url, s.Headers)
+	switch {
+	case err != nil:
+		return err
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("get %s: status %d", url, resp.StatusCode)
+	case len(body) != s.Size:
+		return fmt.Errorf("get %s: body %d bytes, want %d", url, len(body), s.Size)
+	case resp.ProtoMajor != want:
+		return fmt.Errorf("get %s: protocol %s, want HTTP/%d", url, resp.Proto, want)
+	case s.Gen != "" && resp.TLS != nil && (resp.TLS.Version != tls.VersionTLS13 || resp.TLS.CurveID != tls.X25519):
+		return fmt.Errorf("get %s: TLS version %x with %v, want TLS 1.3 with X25519", url, resp.TLS.Version, resp.TLS.CurveID)
+	case needsToken(s):
+		return checkPolicyRoute(ctx, rt, url, resp)
+	case s.Listener == keyCache:
+		return checkCacheHit(ctx, rt, url, s.Size)
+	}
+	return nil
+}
+
+// get makes a GET of url with headers ("Name: value") and returns the
+// answer with its whole body read and closed.
+func get(ctx context.Context, rt http.RoundTripper, url string, headers []string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return fmt.Errorf("request: %w", err)
+		return nil, nil, fmt.Errorf("request: %w", err)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
-		return fmt.Errorf("get %s: %w", req.URL, err)
+		return nil, nil, fmt.Errorf("get %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	switch {
-	case err != nil:
-		return fmt.Errorf("get %s: body: %w", req.URL, err)
-	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("get %s: status %d", req.URL, resp.StatusCode)
-	case len(body) != s.Size:
-		return fmt.Errorf("get %s: body %d bytes, want %d", req.URL, len(body), s.Size)
-	case resp.ProtoMajor != want:
-		return fmt.Errorf("get %s: protocol %s, want HTTP/%d", req.URL, resp.Proto, want)
-	case s.Gen != "" && resp.TLS != nil && (resp.TLS.Version != tls.VersionTLS13 || resp.TLS.CurveID != tls.X25519):
-		return fmt.Errorf("get %s: TLS version %x with %v, want TLS 1.3 with X25519", req.URL, resp.TLS.Version, resp.TLS.CurveID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("get %s: body: %w", url, err)
 	}
-	return nil
+	return resp, body, nil
 }
 
 // roundTripper is a transport with the way to close its connections.

@@ -26,13 +26,15 @@ type snapshot struct {
 	core    map[int]coreTimes
 	targets float64 // all running targets, every process of their trees
 	target  float64 // the target under test only
-	backend float64 // the backend's tree
+	backend float64 // the trees of the backend and the Aux processes
 	self    float64 // this harness
 }
 
 // takeSnapshot reads /proc. under is the PID of the target under test (0 for
-// none, as for direct); all lists every target's PID.
-func takeSnapshot(under int, all []int, backend int) (snapshot, error) {
+// none, as for direct); all lists every target's PID; backend lists the
+// processes of ours on the load core besides the load generator and this
+// harness (the backend, a Redis server).
+func takeSnapshot(under int, all []int, backend []int) (snapshot, error) {
 	s := snapshot{at: time.Now()}
 	var err error
 	if s.core, err = readCoreBusy(); err != nil {
@@ -49,7 +51,9 @@ func takeSnapshot(under int, all []int, backend int) (snapshot, error) {
 			s.target = t
 		}
 	}
-	s.backend = treeCPU(backend, children)
+	for _, pid := range backend {
+		s.backend += treeCPU(pid, children)
+	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return s, fmt.Errorf("getrusage: %w", err)

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
@@ -63,5 +64,39 @@ func TestAccount(t *testing.T) {
 				t.Fatalf("got %+v", u)
 			}
 		})
+	}
+}
+
+// TestSnapshotCountsAux: the CPU of the backend and of every Aux process
+// lands in the backend figure, so a Redis server of ours on the load core
+// is not foreign.
+func TestSnapshotCountsAux(t *testing.T) {
+	// A child that burns some CPU, then waits to be killed.
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	var one snapshot
+	for {
+		var err error
+		if one, err = takeSnapshot(0, nil, []int{cmd.Process.Pid}); err != nil {
+			t.Fatal(err)
+		}
+		if one.backend > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling the child's CPU time, bounded by the deadline
+	}
+	if one.backend <= 0 {
+		t.Fatal("the child's CPU time was never seen")
+	}
+	both, err := takeSnapshot(0, nil, []int{os.Getpid(), cmd.Process.Pid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if both.backend < one.backend {
+		t.Fatalf("backend %v with two processes < %v with one", both.backend, one.backend)
 	}
 }

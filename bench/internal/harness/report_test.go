@@ -109,6 +109,10 @@ func TestCommand(t *testing.T) {
 				"--call pkg.Svc/Get h:1"},
 		{Scenario{Scheme: "http", Path: "/e", Args: []string{"-s", "p.lua"}},
 			"taskset -c 0 wrk -t1 -c50 -d3s --latency -s p.lua http://h:1/e"},
+		{Scenario{Scheme: "http", Path: "/p/64", Headers: []string{"Authorization: Bearer t"}},
+			"taskset -c 0 wrk -t1 -c50 -d3s --latency -H Authorization: Bearer t http://h:1/p/64"},
+		{Scenario{H2load: true, Scheme: "https", Path: "/64", Headers: []string{"A: 1", "B: 2"}},
+			"taskset -c 0 h2load -t1 -c4 -m32 -D 3 -H A: 1 -H B: 2 https://h:1/64"},
 	}
 	for _, tc := range tests {
 		if got := strings.Join(tc.s.command("h:1", 3*time.Second, 0), " "); got != tc.want {

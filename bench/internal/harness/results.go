@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -35,6 +36,14 @@ func (f *Flags) Register(fs *flag.FlagSet, targetHelp string) {
 	fs.IntVar(&f.Opt.ProxyCore, "proxy-cpu", 1, "core the targets are pinned to")
 	fs.IntVar(&f.Opt.LoadCore, "load-cpu", 0, "core of the load generator and the backend")
 	fs.IntVar(&f.Opt.Backend, "backend-pid", 0, "PID of the backend")
+	fs.Func("aux-pid", "PID of another process of ours on the load core, counted with the backend (repeat)", func(v string) error {
+		pid, err := strconv.Atoi(v)
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("aux-pid %q: not a PID", v)
+		}
+		f.Opt.Aux = append(f.Opt.Aux, pid)
+		return nil
+	})
 	fs.StringVar(&f.Out, "out", "", "results file to write")
 	fs.StringVar(&f.Meta, "meta", "", "file whose text heads the results file")
 }

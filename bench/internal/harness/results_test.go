@@ -22,6 +22,17 @@ func TestFlags(t *testing.T) {
 	if err != nil || len(ts) != 1 || ts[0].PID != 1 || f.Opt.Duration != 10*time.Second || len(f.Notes) != 2 {
 		t.Fatalf("got %+v, %v, %+v", ts, err, f)
 	}
+	if err := fs.Parse([]string{"-aux-pid", "7", "-aux-pid", "9"}); err != nil || len(f.Opt.Aux) != 2 || f.Opt.Aux[1] != 9 {
+		t.Fatalf("aux %v, %v", f.Opt.Aux, err)
+	}
+	for _, bad := range []string{"x", "0", "-3"} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		(&Flags{}).Register(fs, "target")
+		if err := fs.Parse([]string{"-aux-pid", bad}); err == nil {
+			t.Errorf("aux-pid %q accepted", bad)
+		}
+	}
 	f.Opt.Rounds = 0
 	if _, err := f.ParseTargets("h1"); err == nil {
 		t.Fatal("zero rounds accepted")

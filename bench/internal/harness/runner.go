@@ -20,6 +20,9 @@ type Options struct {
 	ProxyCore int
 	LoadCore  int
 	Backend   int // backend PID
+	// Aux are more processes of ours on the load core (a Redis server the
+	// target talks to): their CPU counts with the backend's, not as foreign.
+	Aux []int
 	// SuccessOnly makes Requests count 2xx answers only and every other
 	// status an error (see ParseWrk and ParseH2load).
 	SuccessOnly bool
@@ -169,13 +172,13 @@ func (r *Runner) sample(ctx context.Context, round int, j Job) []Sample {
 // measure takes one sample: snapshot, load run, snapshot, then the gates.
 func (r *Runner) measure(ctx context.Context, j Job, addr string) Sample {
 	s := Sample{Scenario: j.Scenario, Target: j.Target.Name}
-	before, err := takeSnapshot(j.Target.PID, r.pids, r.opt.Backend)
+	before, err := takeSnapshot(j.Target.PID, r.pids, r.loadPIDs())
 	if err != nil {
 		s.Status, s.Err = statusError, err.Error()
 		return s
 	}
 	res, err := j.Scenario.runLoad(ctx, addr, r.opt.Duration, r.opt.LoadCore, r.opt.SuccessOnly)
-	after, serr := takeSnapshot(j.Target.PID, r.pids, r.opt.Backend)
+	after, serr := takeSnapshot(j.Target.PID, r.pids, r.loadPIDs())
 	if err == nil {
 		err = serr
 	}
@@ -198,6 +201,9 @@ func (r *Runner) measure(ctx context.Context, j Job, addr string) Sample {
 	}
 	return s
 }
+
+// loadPIDs are the backend and the Aux processes, counted together.
+func (r *Runner) loadPIDs() []int { return append([]int{r.opt.Backend}, r.opt.Aux...) }
 
 // line is a one-line progress report of the sample.
 func (s Sample) line() string {

@@ -66,6 +66,7 @@ type Scenario struct {
 	Path     string   // requested path
 	Size     int      // body size the command's check expects, if it checks one
 	Args     []string // more load generator flags, put before the URL
+	Headers  []string // "Name: value" request headers: -H for wrk and h2load, and for the command's check
 	Latency  string   // name of the latency figure: p99_ms (wrk, ghz) or mean_ms (h2load); a Go generator has both
 }
 
@@ -115,6 +116,9 @@ func (s Scenario) command(addr string, d time.Duration, core int) []string {
 		argv = append(argv, "h2load", "-t1", "-c4", "-m32", "-D", secs)
 	default:
 		argv = append(argv, "wrk", "-t1", "-c50", "-d"+secs+"s", "--latency")
+	}
+	for _, h := range s.Headers {
+		argv = append(argv, "-H", h)
 	}
 	argv = append(argv, s.Args...)
 	return append(argv, s.Scheme+"://"+addr+s.Path)
