@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -565,4 +566,65 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestL4UDPFailedReloadKeepsRoutes: a reload that cannot bind a new UDP
+// listener changes nothing, not even the routes of the UDP listeners it
+// could have kept.
+func TestL4UDPFailedReloadKeepsRoutes(t *testing.T) {
+	e1, e2 := udpEcho(t, "e1"), udpEcho(t, "e2")
+	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := func(upstream, extra string) string {
+		return fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+  - {name: dns, address: "127.0.0.1:%%s", protocols: [udp]}
+%s
+routes:
+  - respond: {status: 200}
+l4_routes:
+  - {listeners: [dns], udp: {upstream: %s}}
+upstreams:
+  e1: {endpoints: [%q]}
+  e2: {endpoints: [%q]}
+`, extra, upstream, e1, e2)
+	}
+	port := freePort(t)
+	_, portNum, _ := net.SplitHostPort(port)
+	path := filepath.Join(t.TempDir(), "bouncer.yaml")
+	writeFile(t, path, fmt.Sprintf(cfg("e1", ""), portNum))
+	p := startBouncer(t, path)
+	ask := func() string {
+		c, err := net.Dial("udp", port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte("q")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(buf[:n])
+	}
+	if got := ask(); got != "e1: q" {
+		t.Fatalf("before the reload: %q", got)
+	}
+	bad := fmt.Sprintf(cfg("e2", fmt.Sprintf("  - {name: dns2, address: %q, protocols: [udp]}", taken.LocalAddr())), portNum)
+	bad = strings.Replace(bad, "  - {listeners: [dns], udp: {upstream: e2}}", "  - {listeners: [dns, dns2], udp: {upstream: e2}}", 1)
+	writeFile(t, path, bad)
+	if code, body := httpDo(t, http.MethodPost, p.admin+"/reload"); code == 200 {
+		t.Fatalf("reload with a taken UDP address succeeded: %s", body)
+	}
+	if got := ask(); got != "e1: q" {
+		t.Fatalf("after the failed reload, a new client reached %q; the old routes must stay", got)
+	}
 }

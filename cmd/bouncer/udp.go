@@ -113,6 +113,7 @@ func (a *App) applyUDP(cfg *configs.Config, g *generation) error {
 		return err
 	}
 	next := map[string]*udpPort{}
+	swap := map[*udpPort]*udpRoutes{}
 	for _, lc := range cfg.Listeners {
 		t, ok := tables[lc.Name]
 		if !ok {
@@ -130,8 +131,11 @@ func (a *App) applyUDP(cfg *configs.Config, g *generation) error {
 				return fmt.Errorf("listener %s: udp: %w", lc.Name, err)
 			}
 		}
-		u.routes.Store(t)
 		next[lc.Name] = u
+		swap[u] = t
+	}
+	for u, t := range swap { // only once every port is bound: a failed reload changes no routes
+		u.routes.Store(t)
 	}
 	for name, u := range a.udp {
 		if next[name] != u {
