@@ -89,8 +89,8 @@ func (c *Cache) miss(w http.ResponseWriter, r *http.Request, next http.Handler, 
 // reason when authenticated requests are not cached.
 func (c *Cache) consumer(r *http.Request) (consumer, bypass string) {
 	info := l7.InfoFrom(r.Context())
-	if info == nil || info.Identity == nil {
-		return "", ""
+	if info == nil || info.Identity == nil || info.Identity.Method == "anonymous" {
+		return "", "" // the anonymous consumer of a route is everyone without credentials: shared
 	}
 	if !c.opts.CacheAuthenticated {
 		return "", "authenticated"

@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,7 +88,11 @@ func newHarness(t testing.TB, opts Options, store Store, fn originFunc) *harness
 	wrapped := c.Wrap(proxy)
 	h.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if consumer := r.Header.Get("X-Test-Consumer"); consumer != "" {
-			id := &l7.Identity{Method: "api_key", Consumer: consumer}
+			method := "api_key"
+			if c, ok := strings.CutPrefix(consumer, "anon:"); ok {
+				method, consumer = "anonymous", c
+			}
+			id := &l7.Identity{Method: method, Consumer: consumer}
 			r = r.WithContext(l7.WithInfo(r.Context(), &l7.Info{Identity: id}))
 		}
 		wrapped.ServeHTTP(w, r)

@@ -198,6 +198,12 @@ func keyCases() []semCase {
 				{hdr: hdr("X-Test-Consumer", "bob"), calls: 2, cs: "fwd=vary-miss", body: "v2"},
 				{calls: 3, body: "v3"},
 			}},
+		{name: "the anonymous consumer is everyone without credentials: shared", rfc: "§3.5 (choice)",
+			origin: serveBody(200, "Cache-Control", "max-age=60"),
+			steps: []step{
+				{hdr: hdr("X-Test-Consumer", "anon:guest"), calls: 1, cs: "stored"},
+				{calls: 1, cs: "hit", body: "v1"},
+			}},
 		{name: "Range bypasses", rfc: "§3.3 (choice: no partial content)", origin: serveBody(200, "Cache-Control", "max-age=60"),
 			steps: []step{{hdr: hdr("Range", "bytes=0-0"), calls: 1, cs: "fwd=bypass; detail=range"}, {calls: 2, cs: "stored"}}},
 		{name: "IgnoreQuery shares one entry", rfc: "§2 (key)", opts: Options{IgnoreQuery: true},
