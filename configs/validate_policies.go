@@ -141,12 +141,11 @@ func (v *validator) policy(p string, pol *Policy) {
 }
 
 func (v *validator) jwt(p string, j *JWTPolicy) {
-	n := 0
-	for _, set := range []bool{j.JWKSURL != "", len(j.KeyFiles) > 0, j.Secret != ""} {
-		if set {
-			n++
-		}
+	files := ""
+	if len(j.KeyFiles) > 0 {
+		files = "set"
 	}
+	n := nonEmpty(j.JWKSURL, files, j.Secret)
 	switch {
 	case n == 0:
 		v.sink.addf(p, "needs jwks_url, key_files or secret")
@@ -170,13 +169,7 @@ var jwtAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512
 
 func (v *validator) tokenSources(p string, from []TokenSource, i int) {
 	for _, s := range from {
-		n := 0
-		for _, x := range []string{s.Header, s.Cookie, s.Query} {
-			if x != "" {
-				n++
-			}
-		}
-		if n != 1 {
+		if nonEmpty(s.Header, s.Cookie, s.Query) != 1 {
 			v.sink.addf(fmt.Sprintf("%s[%d]", p, i), "set exactly one of header, cookie and query")
 		}
 		if s.Prefix != "" && s.Header == "" {
@@ -219,13 +212,7 @@ func (v *validator) mtlsAuth(p string, m *MTLSAuthPolicy) {
 		v.sink.addf(p, "lists no consumers and does not allow_unlisted: no certificate could pass")
 	}
 	for i, c := range m.Consumers {
-		n := 0
-		for _, x := range []string{c.SPIFFEID, c.Subject, c.SHA256} {
-			if x != "" {
-				n++
-			}
-		}
-		if n != 1 {
+		if nonEmpty(c.SPIFFEID, c.Subject, c.SHA256) != 1 {
 			v.sink.addf(fmt.Sprintf("%s.consumers[%d]", p, i), "set exactly one of spiffe_id, subject and sha256")
 		}
 	}
@@ -308,4 +295,15 @@ func (v *validator) redis() {
 	if r := v.c.Redis; r != nil {
 		v.hostPort("redis.address", r.Address)
 	}
+}
+
+// nonEmpty counts the values set, for "set exactly one of" rules.
+func nonEmpty(values ...string) int {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }
