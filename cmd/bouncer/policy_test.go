@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -321,4 +322,65 @@ func steadyRate(t *testing.T, procs ...*proc) {
 		t.Fatalf("two instances admitted %.0f of %d requests in %.2fs; the shared rate allows %.0f", n, sent.Load(), elapsed, most)
 	}
 	t.Logf("two instances admitted %d of %d requests in %.2fs at a shared 50/s", admitted.Load(), sent.Load(), elapsed)
+}
+
+// TestPolicyStateSurvivesReload: a reload that keeps a policy keeps its
+// rate-limit counters and its JWKS (no second fetch), even when routes
+// around it change.
+func TestPolicyStateSurvivesReload(t *testing.T) {
+	var fetches atomic.Int64
+	is := newIssuer(t)
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		resp, err := http.Get(is.url)
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(jwks.Close)
+	backend := headerEcho(t)
+	cfg := func(extraRoute string) string {
+		return fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+routes:
+  - match: {prefix: /api}
+    policies: [jwt, three]
+    proxy: {upstream: app}
+%s
+upstreams:
+  app: {endpoints: [%q]}
+policies:
+  jwt: {jwt: {jwks_url: %q}}
+  three: {rate_limit: {key: consumer, limits: [{requests: 3, per: 1h}]}}
+`, extraRoute, backend, jwks.URL)
+	}
+	path := filepath.Join(t.TempDir(), "bouncer.yaml")
+	writeFile(t, path, cfg(""))
+	p := startBouncer(t, path)
+	hdr := map[string]string{"Authorization": "Bearer " + is.token(t, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()})}
+	for i := range 2 {
+		if r := send(t, "GET", p.url("web")+"/api", hdr); r.status != 200 {
+			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		}
+	}
+	writeFile(t, path, cfg("  - {match: {path: /new}, respond: {status: 204}}"))
+	if code, body := httpDo(t, http.MethodPost, p.admin+"/reload"); code != 200 {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	if r := send(t, "GET", p.url("web")+"/new", nil); r.status != 204 {
+		t.Fatalf("the reloaded config is not serving: %d", r.status)
+	}
+	if r := send(t, "GET", p.url("web")+"/api", hdr); r.status != 200 {
+		t.Fatalf("third request after the reload: %d %s", r.status, r.body)
+	}
+	if r := send(t, "GET", p.url("web")+"/api", hdr); r.status != 429 {
+		t.Fatalf("fourth request: %d, want 429: the counter must survive the reload", r.status)
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("the JWKS was fetched %d times; a reload that keeps the policy must not fetch it again", n)
+	}
 }
