@@ -50,9 +50,10 @@ type RedisOptions struct {
 }
 
 // RedisStore keeps GCRA state in Redis, shared by every instance that
-// points at the same Redis with the same Prefix. Each decision is one
-// round trip: a Lua script (EVALSHA, loaded again by go-redis after a
-// NOSCRIPT) that reads the clock with TIME on the server.
+// points at the same Redis with the same Prefix. Each decision is one Lua
+// script call (EVALSHA, loaded again after a NOSCRIPT) that reads the
+// clock with TIME on the server; the calls of concurrent requests share
+// pipelines (see batcher), so under load a round trip serves many.
 //
 // Leasing (LeaseSize n > 1): a key's first request on an instance takes up
 // to n cells in one script call, keeps the rest locally and spends them on
@@ -79,6 +80,7 @@ type RedisStore struct {
 	leases   *table[*lease] // nil without leasing
 	leaseSeq atomic.Uint64  // last lease id; 0 means "no lease"
 	fail     failureLog
+	batch    *batcher // concurrent calls share pipelines
 }
 
 // NewRedisStore makes a RedisStore; it does not contact Redis.
@@ -104,7 +106,7 @@ func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
 	if opts.MaxKeys <= 0 {
 		opts.MaxKeys = DefaultMaxKeys
 	}
-	s := &RedisStore{opts: opts}
+	s := &RedisStore{opts: opts, batch: &batcher{client: opts.Client, timeout: opts.Timeout}}
 	s.fail.every = int64(opts.LogEvery)
 	if opts.LeaseSize > 1 {
 		s.leases = newTable[*lease](opts.MaxKeys)
@@ -152,7 +154,7 @@ func (s *RedisStore) Refund(ctx context.Context, key string, l Limit, taken Resu
 func (s *RedisStore) call(ctx context.Context, key string, l Limit, want int64) (scriptReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	rep, err := runTake(ctx, s.opts.Client, s.redisKey(key, l), l, want, "")
+	rep, err := s.batch.take(ctx, s.redisKey(key, l), l, want)
 	if err == nil {
 		s.fail.ok(s.opts.Logger)
 	}
