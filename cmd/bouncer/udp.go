@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l4/peek"
@@ -33,13 +34,20 @@ type udpPort struct {
 
 // udpRoutes are a UDP listener's compiled routes.
 type udpRoutes struct {
-	table *router.Table[*upstream.Cluster]
+	table *router.Table[udpRoute]
 	quic  bool // some route matches on sni or alpn: read the QUIC Initial
 }
 
+// udpRoute is one compiled udp route: its upstream and its sessions' idle
+// timeout.
+type udpRoute struct {
+	cluster *upstream.Cluster
+	idle    time.Duration
+}
+
 // udpKey identifies what needs a new socket or proxy when it changes.
-func udpKey(lc configs.Listener, idle configs.Duration) string {
-	return fmt.Sprintf("%s|%s|%v|%d", lc.Name, lc.Address, idle, lc.L4.UDPSessions)
+func udpKey(lc configs.Listener) string {
+	return fmt.Sprintf("%s|%s|%d", lc.Name, lc.Address, lc.L4.UDPSessions)
 }
 
 // pick is the proxy's balancer: the route for the client, then an
@@ -50,37 +58,37 @@ func udpKey(lc configs.Listener, idle configs.Duration) string {
 // read as a QUIC Initial (v1 or v2) whose ClientHello names the server,
 // without terminating anything; a hello spread over several datagrams is
 // waited for. Datagrams that are not QUIC match the routes without sni.
-func (u *udpPort) pick(client netip.AddrPort, first [][]byte) (string, error) {
+func (u *udpPort) pick(client netip.AddrPort, first [][]byte) (string, time.Duration, error) {
 	rs := u.routes.Load()
 	c := router.Conn{Port: u.port, Client: client.Addr()}
 	if rs.quic {
 		h, err := peek.ParseQUIC(first)
 		switch {
 		case errors.Is(err, peek.ErrNeedMore):
-			return "", udpproxy.ErrWait
+			return "", 0, udpproxy.ErrWait
 		case err == nil:
 			c.TLS, c.SNI, c.ALPN = true, h.SNI, h.ALPN
 		}
 	}
 	rt, ok := rs.table.Match(&c)
 	if !ok {
-		return "", errors.New("no udp route for this client")
+		return "", 0, errors.New("no udp route for this client")
 	}
-	ep, err := rt.Value.Pick(upstream.HashKey(client.Addr().String()), true, nil)
+	ep, err := rt.Value.cluster.Pick(upstream.HashKey(client.Addr().String()), true, nil)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return ep.Address(), nil
+	return ep.Address(), rt.Value.idle, nil
 }
 
 // udpTables compiles the udp routes of each listener with udp.
-func udpTables(cfg *configs.Config, clusters map[string]*upstream.Cluster) (map[string]*udpRoutes, map[string]configs.Duration, error) {
-	tables, idle := map[string]*udpRoutes{}, map[string]configs.Duration{}
+func udpTables(cfg *configs.Config, clusters map[string]*upstream.Cluster) (map[string]*udpRoutes, error) {
+	tables := map[string]*udpRoutes{}
 	for _, lc := range cfg.Listeners {
 		if !slices.Contains(lc.Protocols, "udp") {
 			continue
 		}
-		var entries []router.Entry[*upstream.Cluster]
+		var entries []router.Entry[udpRoute]
 		quic := false
 		for _, rc := range cfg.L4Routes {
 			if rc.UDP == nil || len(rc.Listeners) > 0 && !slices.Contains(rc.Listeners, lc.Name) {
@@ -88,27 +96,25 @@ func udpTables(cfg *configs.Config, clusters map[string]*upstream.Cluster) (map[
 			}
 			m, err := l4Match(rc.Match, "udp")
 			if err != nil {
-				return nil, nil, cfg.Errorf("l4_routes", "route %s: %v", rc.Name, err)
+				return nil, cfg.Errorf("l4_routes", "route %s: %v", rc.Name, err)
 			}
-			entries = append(entries, router.Entry[*upstream.Cluster]{Name: rc.Name, Match: m, Value: clusters[rc.UDP.Upstream]})
+			entries = append(entries, router.Entry[udpRoute]{Name: rc.Name, Match: m,
+				Value: udpRoute{cluster: clusters[rc.UDP.Upstream], idle: rc.IdleTimeout.D()}})
 			quic = quic || len(m.SNI) > 0 || len(m.ALPN) > 0
-			if _, ok := idle[lc.Name]; !ok {
-				idle[lc.Name] = rc.IdleTimeout // the listener's sessions expire by its first route's setting
-			}
 		}
 		t, err := router.Compile(entries)
 		if err != nil {
-			return nil, nil, cfg.Errorf("l4_routes", "%v", err)
+			return nil, cfg.Errorf("l4_routes", "%v", err)
 		}
 		tables[lc.Name] = &udpRoutes{table: t, quic: quic}
 	}
-	return tables, idle, nil
+	return tables, nil
 }
 
 // applyUDP binds the UDP sockets new listeners need, gives every UDP port
 // its routes, and stops the ports no listener has any more.
 func (a *App) applyUDP(cfg *configs.Config, g *generation) error {
-	tables, idle, err := udpTables(cfg, g.clusters)
+	tables, err := udpTables(cfg, g.clusters)
 	if err != nil {
 		return err
 	}
@@ -119,10 +125,10 @@ func (a *App) applyUDP(cfg *configs.Config, g *generation) error {
 		if !ok {
 			continue
 		}
-		key := udpKey(lc, idle[lc.Name])
+		key := udpKey(lc)
 		u := a.udp[lc.Name]
 		if u == nil || u.key != key {
-			if u, err = startUDP(lc.Address, key, udpproxy.Options{IdleTimeout: idle[lc.Name].D(), MaxSessions: lc.L4.UDPSessions}); err != nil {
+			if u, err = startUDP(lc.Address, key, udpproxy.Options{MaxSessions: lc.L4.UDPSessions}); err != nil {
 				for name, n := range next {
 					if a.udp[name] != n {
 						n.stop()
@@ -157,7 +163,7 @@ func startUDP(addr, key string, o udpproxy.Options) (*udpPort, error) {
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
 		u.port = uint16(a.Port)
 	}
-	u.routes.Store(&udpRoutes{table: &router.Table[*upstream.Cluster]{}})
+	u.routes.Store(&udpRoutes{table: &router.Table[udpRoute]{}})
 	u.proxy = udpproxy.New(conn, u.pick, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	u.cancel = cancel

@@ -2,8 +2,10 @@ package udpproxy
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -15,7 +17,7 @@ func TestPickWaitsForMoreDatagrams(t *testing.T) {
 	echo := startEcho(t)
 	var mu sync.Mutex
 	var seen [][]string
-	pick := func(_ netip.AddrPort, grams [][]byte) (string, error) {
+	pick := func(_ netip.AddrPort, grams [][]byte) (string, time.Duration, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		var got []string
@@ -24,9 +26,9 @@ func TestPickWaitsForMoreDatagrams(t *testing.T) {
 		}
 		seen = append(seen, got) // Serve's goroutine only
 		if len(grams) < 2 || string(grams[0]) == "never" {
-			return "", ErrWait
+			return "", 0, ErrWait
 		}
-		return echo.addr(), nil
+		return echo.addr(), 0, nil
 	}
 	p, addr, _ := startProxy(context.Background(), t, pick, Options{})
 	c := dialClient(t, addr)
@@ -60,4 +62,24 @@ func TestPickWaitsForMoreDatagrams(t *testing.T) {
 	if s := p.Stats(); s.Sessions != 1 {
 		t.Fatalf("stats %+v: only the first client has a session", s)
 	}
+}
+
+// Each session expires by the idle timeout its pick gave, not the
+// proxy's default.
+func TestSessionIdleFromPick(t *testing.T) {
+	echo := startEcho(t)
+	var first atomic.Bool
+	pick := func(netip.AddrPort, [][]byte) (string, time.Duration, error) {
+		if first.CompareAndSwap(false, true) {
+			return echo.addr(), 50 * time.Millisecond, nil
+		}
+		return echo.addr(), 0, nil // Options.IdleTimeout: a minute
+	}
+	p, addr, _ := startProxy(context.Background(), t, pick, Options{IdleTimeout: time.Minute})
+	for _, c := range []*net.UDPConn{dialClient(t, addr), dialClient(t, addr)} {
+		if _, err := roundTrip(c, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the short-lived session to expire", func() bool { return p.Sessions() == 1 })
 }

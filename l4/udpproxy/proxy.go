@@ -22,7 +22,7 @@ const (
 // Options tune a Proxy.
 type Options struct {
 	// IdleTimeout ends a session after this long without a datagram either
-	// way (default 30 s).
+	// way, unless Pick gives the session its own (default 30 s).
 	IdleTimeout time.Duration
 	// MaxSessions caps the live sessions; datagrams from new clients over
 	// the cap are dropped and counted (0: no cap).
@@ -41,7 +41,8 @@ type Options struct {
 // client's next datagram before deciding: the datagrams are kept (at most
 // MaxPending per client, for PendingTimeout) and all relayed once the
 // session opens. Pick must not keep first.
-type Pick func(client netip.AddrPort, first [][]byte) (upstream string, err error)
+// A zero idle takes Options.IdleTimeout for the session.
+type Pick func(client netip.AddrPort, first [][]byte) (upstream string, idle time.Duration, err error)
 
 // ErrWait is Pick's answer when it needs the client's next datagram.
 var ErrWait = errors.New("udpproxy: need the next datagram to choose")
@@ -204,7 +205,7 @@ func (p *Proxy) session(ctx context.Context, client netip.AddrPort, d []byte) *s
 
 // open picks an upstream for client and connects a socket to it.
 func (p *Proxy) open(ctx context.Context, client netip.AddrPort, grams [][]byte) (*session, error) {
-	upstream, err := p.pick(netip.AddrPortFrom(client.Addr().Unmap(), client.Port()), grams)
+	upstream, idle, err := p.pick(netip.AddrPortFrom(client.Addr().Unmap(), client.Port()), grams)
 	if err != nil {
 		return nil, fmt.Errorf("udpproxy: pick for %s: %w", client, err)
 	}
@@ -217,7 +218,10 @@ func (p *Proxy) open(ctx context.Context, client netip.AddrPort, grams [][]byte)
 		_ = c.Close()
 		return nil, errNotUDP
 	}
-	s := &session{client: client, clientAddr: net.UDPAddrFromAddrPort(client), up: up}
+	if idle <= 0 {
+		idle = p.o.IdleTimeout
+	}
+	s := &session{client: client, clientAddr: net.UDPAddrFromAddrPort(client), up: up, idle: idle}
 	s.touch()
 	return s, nil
 }

@@ -56,8 +56,8 @@ func (e *echoServer) sources() int {
 // alternate picks the given upstreams in turn.
 func alternate(upstreams ...string) Pick {
 	var next atomic.Int64
-	return func(netip.AddrPort, [][]byte) (string, error) {
-		return upstreams[(next.Add(1)-1)%int64(len(upstreams))], nil
+	return func(netip.AddrPort, [][]byte) (string, time.Duration, error) {
+		return upstreams[(next.Add(1)-1)%int64(len(upstreams))], 0, nil
 	}
 }
 
@@ -223,7 +223,9 @@ func TestProxyDatagramSizes(t *testing.T) {
 }
 
 func TestProxyPickFailureDrops(t *testing.T) {
-	fail := func(netip.AddrPort, [][]byte) (string, error) { return "", errors.New("no healthy upstream") }
+	fail := func(netip.AddrPort, [][]byte) (string, time.Duration, error) {
+		return "", 0, errors.New("no healthy upstream")
+	}
 	p, addr, _ := startProxy(t.Context(), t, fail, Options{})
 	_, _ = dialClient(t, addr).Write([]byte("lost"))
 	eventually(t, "the failed pick to be counted", func() bool { return p.Stats().Failed == 1 })

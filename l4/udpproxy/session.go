@@ -14,7 +14,8 @@ type session struct {
 	client     netip.AddrPort
 	clientAddr *net.UDPAddr // client, for a PacketConn that is not a *net.UDPConn
 	up         *net.UDPConn
-	last       atomic.Int64 // unix nanoseconds
+	idle       time.Duration // the session ends after this long without a datagram
+	last       atomic.Int64  // unix nanoseconds
 }
 
 func (s *session) touch() { s.last.Store(time.Now().UnixNano()) }
@@ -31,7 +32,7 @@ func (s *session) idleSince() time.Time { return time.Unix(0, s.last.Load()) }
 func (p *Proxy) relayReplies(s *session) {
 	buf := make([]byte, p.o.BufferSize)
 	for {
-		_ = s.up.SetReadDeadline(s.idleSince().Add(p.o.IdleTimeout))
+		_ = s.up.SetReadDeadline(s.idleSince().Add(s.idle))
 		n, err := s.up.Read(buf)
 		if err != nil {
 			if isTimeout(err) && !p.expire(s) {
@@ -58,14 +59,14 @@ func (p *Proxy) reply(s *session, b []byte) error {
 	return err
 }
 
-// expire removes s if it has been idle for IdleTimeout and reports whether
+// expire removes s if it has been idle for its timeout and reports whether
 // it did. Serve looks sessions up and touches them under the same lock, so
 // a datagram either finds s and keeps it alive for another IdleTimeout, or
 // misses it and opens a new session.
 func (p *Proxy) expire(s *session) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if time.Since(s.idleSince()) < p.o.IdleTimeout {
+	if time.Since(s.idleSince()) < s.idle {
 		return false
 	}
 	if p.sessions[s.client] == s {
