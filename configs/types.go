@@ -383,7 +383,7 @@ type HeaderChanges struct {
 // Upstream is a named group of endpoints.
 type Upstream struct {
 	Endpoints      []Endpoint        `yaml:"endpoints" required:"true" doc:"Backends: host:port strings or {address, weight} maps. A DNS name is resolved and re-resolved."`
-	Protocol       string            `yaml:"protocol" default:"http1" enum:"http1,h2c,h2" doc:"How Bouncer talks to the endpoints."`
+	Protocol       string            `yaml:"protocol" default:"http1" enum:"http1,h2c,h2,h3" doc:"How Bouncer talks to the endpoints: h3 is HTTP/3 over QUIC to their UDP port, always TLS (the tls block sets roots, server name and client certificate; without one, the system roots); health checks then use HTTP/3 too."`
 	TLS            *UpstreamTLS      `yaml:"tls" doc:"TLS to the endpoints (required for protocol h2; allowed with http1)."`
 	Balance        string            `yaml:"balance" default:"round_robin" enum:"round_robin,least_request,least_connections,random,ring_hash,maglev" doc:"Load-balancing algorithm. round_robin honours weights (smooth weighted round robin); least_request picks the endpoint with the fewest requests (for L4 routes: connections) in flight, and least_connections is its L4 name; random is power of two choices."`
 	ProxyProtocol  string            `yaml:"proxy_protocol" default:"off" enum:"off,v1,v2" doc:"Send a PROXY protocol header with the client's address to the endpoints of L4 routes (v2 carries the SNI and ALPN too)."`

@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
@@ -71,5 +74,63 @@ upstreams:
 		if string(body) != want {
 			t.Errorf("%s: got %q, want %q", host, body, want)
 		}
+	}
+}
+
+// TestUpstreamHTTP3: a route proxies to an upstream over HTTP/3 (QUIC),
+// verifying its certificate by the tls block, with a request body and the
+// answer streamed back, and the upstream's health checked over HTTP/3.
+func TestUpstreamHTTP3(t *testing.T) {
+	ca := certstest.NewCA(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health atomic.Int64
+	srv := &http3.Server{
+		TLSConfig: http3.ConfigureTLSConfig(&tls.Config{Certificates: []tls.Certificate{ca.TLSCert(t, "h3.test")}}),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/healthz" {
+				health.Add(1)
+				return
+			}
+			body, _ := io.ReadAll(r.Body)
+			w.Header().Set("X-Upstream-Proto", r.Proto)
+			fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.Path, body)
+		}),
+	}
+	go func() { _ = srv.Serve(pc) }()
+	t.Cleanup(func() { _ = srv.Close(); _ = pc.Close() })
+	p := startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+routes:
+  - match: {prefix: /bad}
+    proxy: {upstream: wrong-name}
+  - proxy: {upstream: quic}
+upstreams:
+  quic:
+    endpoints: [%[1]q]
+    protocol: h3
+    tls: {ca_file: %[2]q, server_name: h3.test}
+    health_check: {path: /healthz, interval: 100ms}
+  wrong-name:
+    endpoints: [%[1]q]
+    protocol: h3
+    tls: {ca_file: %[2]q, server_name: other.test}
+`, pc.LocalAddr().String(), ca.CAFile(t, t.TempDir())))
+	req, _ := http.NewRequest("POST", p.url("web")+"/items", strings.NewReader("hello over quic"))
+	res, err := h1Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(body) != "POST /items hello over quic" || res.Header.Get("X-Upstream-Proto") != "HTTP/3.0" {
+		t.Fatalf("through an h3 upstream: %d %q %v", res.StatusCode, body, res.Header)
+	}
+	eventually(t, 5*time.Second, "health checks over HTTP/3", func() bool { return health.Load() >= 2 })
+	if r := send(t, "GET", p.url("web")+"/bad", nil); r.status != 502 || strings.Contains(r.body, "x509") {
+		t.Fatalf("an upstream whose certificate is not for the server name: %d %s (want 502, no internals)", r.status, r.body)
 	}
 }

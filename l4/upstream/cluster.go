@@ -86,7 +86,7 @@ func newCluster(r *Registry, name string, cfg configs.Upstream) (*Cluster, error
 		c.refresh = defaultDNSRefresh
 	}
 	if hp != nil {
-		if c.client, err = r.healthClient(cfg.TLS, entries); err != nil {
+		if c.client, err = r.healthClient(cfg.Protocol, cfg.TLS, entries); err != nil {
 			return nil, err
 		}
 		if hp.tcp && cfg.TLS != nil {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/tls/mtls"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 )
 
 // Health-check defaults for zero values.
@@ -144,7 +146,7 @@ func (c *Cluster) probe(ctx context.Context, m member) error {
 		return c.probeTCP(ctx, m)
 	}
 	scheme := "http"
-	if c.cfg.TLS != nil {
+	if c.cfg.TLS != nil || c.cfg.Protocol == "h3" {
 		scheme = "https"
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+m.ep.addr+c.health.path, nil)
@@ -212,9 +214,12 @@ func (r *Registry) clearHealth(c *Cluster) []event {
 // connection works, and no idle connection outlives a generation) that never
 // follows redirects (a 3xx is the answer to judge) and ignores proxy
 // environment variables.
-func (r *Registry) healthClient(ut *configs.UpstreamTLS, entries []entry) (*http.Client, error) {
+func (r *Registry) healthClient(protocol string, ut *configs.UpstreamTLS, entries []entry) (*http.Client, error) {
 	if r.client != nil {
 		return r.client, nil
+	}
+	if protocol == "h3" {
+		return h3HealthClient(ut, entries)
 	}
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: defaultHealthTimeout}).DialContext,
@@ -239,6 +244,9 @@ func (r *Registry) healthClient(ut *configs.UpstreamTLS, entries []entry) (*http
 // verified is the first DNS entry's host (endpoints are dialed by IP), or
 // the IP itself when all entries are IPs.
 func healthTLS(ut *configs.UpstreamTLS, entries []entry) (*tls.Config, error) {
+	if ut == nil {
+		ut = &configs.UpstreamTLS{}
+	}
 	u := mtls.UpstreamTLS{ServerName: ut.ServerName, CertFile: ut.CertFile, KeyFile: ut.KeyFile, InsecureSkipVerify: ut.InsecureSkipVerify}
 	if ut.CAFile != "" {
 		u.CAFiles = []string{ut.CAFile}
@@ -253,4 +261,45 @@ func healthTLS(ut *configs.UpstreamTLS, entries []entry) (*tls.Config, error) {
 		}
 	}
 	return tc, nil
+}
+
+// h3HealthClient checks an h3 upstream over HTTP/3. Each check opens a
+// connection of its own and the transport keeps none (every check proves a
+// fresh handshake works).
+func h3HealthClient(ut *configs.UpstreamTLS, entries []entry) (*http.Client, error) {
+	tc, err := healthTLS(ut, entries)
+	if err != nil {
+		return nil, err
+	}
+	tc.NextProtos = nil
+	return &http.Client{
+		Transport:     &h3Once{tls: tc},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
+}
+
+// h3Once is an HTTP/3 round tripper with no connection reuse.
+type h3Once struct{ tls *tls.Config }
+
+func (h *h3Once) RoundTrip(req *http.Request) (*http.Response, error) {
+	tr := &http3.Transport{TLSClientConfig: h.tls, QUICConfig: &quic.Config{HandshakeIdleTimeout: defaultHealthTimeout}}
+	res, err := tr.RoundTrip(req)
+	if err != nil {
+		_ = tr.Close()
+		return nil, err
+	}
+	res.Body = &closeWith{ReadCloser: res.Body, close: tr.Close}
+	return res, nil
+}
+
+// closeWith closes a transport with the body it delivered.
+type closeWith struct {
+	io.ReadCloser
+	close func() error
+}
+
+func (c *closeWith) Close() error {
+	err := c.ReadCloser.Close()
+	_ = c.close()
+	return err
 }

@@ -59,7 +59,7 @@ func NewTransports() *Transports { return &Transports{m: map[string]*transportEn
 func (t *Transports) Get(name string, cfg configs.Upstream, gate ConnGate) (http.RoundTripper, string, error) {
 	key := fingerprint(cfg)
 	scheme := "http"
-	if cfg.TLS != nil {
+	if cfg.TLS != nil || cfg.Protocol == "h3" {
 		scheme = "https"
 	}
 	t.mu.Lock()
@@ -139,8 +139,11 @@ func newTransport(cfg configs.Upstream, gate *gateRef) (http.RoundTripper, error
 		}
 		return &countedConn{Conn: c, release: release}, nil
 	}
-	if cfg.Protocol == "h2c" || cfg.Protocol == "h2" {
+	switch cfg.Protocol {
+	case "h2c", "h2":
 		return newH2Transport(cfg, tlsCfg, dial), nil
+	case "h3":
+		return newH3Transport(cfg, tlsCfg, gate), nil
 	}
 	return newHTTP1Transport(cfg, tlsCfg, dial), nil
 }
