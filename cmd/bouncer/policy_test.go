@@ -384,3 +384,56 @@ policies:
 		t.Fatalf("the JWKS was fetched %d times; a reload that keeps the policy must not fetch it again", n)
 	}
 }
+
+// TestPolicyExtAuthz: an external authorization service allows with a
+// header for the upstream, denies with its own status, and when it cannot
+// be reached one policy fails closed (503) and another open, both counted.
+func TestPolicyExtAuthz(t *testing.T) {
+	authz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer good" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ext"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("X-Tenant", "acme")
+		w.Header().Set("X-Auth-Consumer", "svc-a")
+	}))
+	t.Cleanup(authz.Close)
+	down := freePort(t) // nothing listens there
+	backend := headerEcho(t)
+	p := startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+routes:
+  - {match: {prefix: /ok}, policies: [ext], proxy: {upstream: app}}
+  - {match: {prefix: /closed}, policies: [ext-down], proxy: {upstream: app}}
+  - {match: {prefix: /open}, policies: [ext-open], proxy: {upstream: app}}
+upstreams:
+  app: {endpoints: [%q]}
+policies:
+  ext: {ext_authz: {url: %q, upstream_headers: [X-Tenant], client_headers: [WWW-Authenticate], consumer_header: X-Auth-Consumer}}
+  ext-down: {ext_authz: {url: "http://%s/check", timeout: 500ms}}
+  ext-open: {ext_authz: {url: "http://%s/check", timeout: 500ms, fail_open: true}}
+`, backend, authz.URL, down, down))
+	base := p.url("web")
+	r := send(t, "GET", base+"/ok", map[string]string{"Authorization": "Bearer good", "X-Tenant": "forged"})
+	if r.status != 200 || !strings.Contains(r.body, `"X-Tenant":["acme"]`) {
+		t.Fatalf("allowed: %d %s", r.status, r.body)
+	}
+	r = send(t, "GET", base+"/ok", map[string]string{"Authorization": "Bearer bad"})
+	if r.status != 401 || r.header.Get("WWW-Authenticate") != `Bearer realm="ext"` {
+		t.Fatalf("denied: %d %v %s", r.status, r.header, r.body)
+	}
+	if r = send(t, "GET", base+"/closed", nil); r.status != 503 {
+		t.Fatalf("service down, fail closed: %d %s", r.status, r.body)
+	}
+	if r = send(t, "GET", base+"/open", nil); r.status != 200 {
+		t.Fatalf("service down, fail open: %d %s", r.status, r.body)
+	}
+	_, metrics := p.adminGet("/metrics")
+	for _, want := range []string{`bouncer_ext_authz_unavailable_total{policy="ext-down"} 1`, `bouncer_ext_authz_unavailable_total{policy="ext-open"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

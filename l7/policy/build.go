@@ -70,7 +70,7 @@ func buildOne(cfg *configs.Config, st *State, name string, p *configs.Policy) (*
 	case p.Introspection != nil:
 		return buildIntrospection(p.Introspection)
 	case p.ExtAuthz != nil:
-		return buildExtAuthz(p.ExtAuthz)
+		return buildExtAuthz(p.ExtAuthz, name, st.metrics)
 	case p.Anonymous != nil:
 		return &built{phase: PhaseAuthn, anon: p.Anonymous.Consumer}, nil
 	case p.Authorize != nil:

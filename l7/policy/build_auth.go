@@ -117,9 +117,10 @@ func buildIntrospection(c *configs.IntrospectionPolicy) (*built, error) {
 	return &built{phase: PhaseAuthn, auth: in, close: in.CloseIdleConnections}, nil
 }
 
-func buildExtAuthz(c *configs.ExtAuthzPolicy) (*built, error) {
+func buildExtAuthz(c *configs.ExtAuthzPolicy, name string, m *Metrics) (*built, error) {
 	e, err := credauth.NewExtAuthz(credauth.ExtAuthzOptions{
-		URL: c.URL, Timeout: c.Timeout.D(), ForwardHeaders: c.ForwardHeaders, AllowedUpstreamHeaders: c.UpstreamHeaders,
+		OnUnavailable: m.authzUnavailable(name),
+		URL:           c.URL, Timeout: c.Timeout.D(), ForwardHeaders: c.ForwardHeaders, AllowedUpstreamHeaders: c.UpstreamHeaders,
 		AllowedClientHeaders: c.ClientHeaders, ConsumerHeader: c.ConsumerHeader, CacheKey: c.CacheKey, CacheTTL: c.CacheTTL.D(),
 		FailOpen: c.FailOpen,
 	})

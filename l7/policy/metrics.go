@@ -8,6 +8,7 @@ type Metrics struct {
 	rateLimited  *prometheus.CounterVec // by policy
 	redisErrors  *prometheus.CounterVec // by policy
 	cacheEvents  *prometheus.CounterVec // by policy and event
+	authzDown    *prometheus.CounterVec // by policy
 }
 
 // NewMetrics registers the policy collectors on reg.
@@ -21,8 +22,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Failed calls to the shared rate-limit store (Redis); the policy's fail_open decides the request."}, []string{"policy"}),
 		cacheEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bouncer_cache_events_total",
 			Help: "Cache outcomes by policy: hit, miss, stale, revalidated, bypass, stored, coalesced, store_error, invalidate."}, []string{"policy", "event"}),
+		authzDown: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bouncer_ext_authz_unavailable_total",
+			Help: "Requests an ext_authz service could not decide (let through with fail_open, else refused with 503)."}, []string{"policy"}),
 	}
-	reg.MustRegister(m.authFailures, m.rateLimited, m.redisErrors, m.cacheEvents)
+	reg.MustRegister(m.authFailures, m.rateLimited, m.redisErrors, m.cacheEvents, m.authzDown)
 	return m
 }
 
@@ -52,4 +55,12 @@ func (m *Metrics) cacheEvent(policy string) func(string) {
 		return nil
 	}
 	return func(ev string) { m.cacheEvents.WithLabelValues(policy, ev).Inc() }
+}
+
+func (m *Metrics) authzUnavailable(policy string) func(error) {
+	if m == nil {
+		return nil
+	}
+	c := m.authzDown.WithLabelValues(policy)
+	return func(error) { c.Inc() }
 }

@@ -63,6 +63,10 @@ type ExtAuthzOptions struct {
 	// default 8 KiB; a larger body is dropped, not truncated. Negative:
 	// never pass a body.
 	MaxBodyBytes int64
+	// OnUnavailable, if set, is called for every request the service could
+	// not decide (let through with FailOpen, else refused with 503), with
+	// the failure; for a metric. It must not block.
+	OnUnavailable func(err error)
 }
 
 // Denied is the external service's refusal, returned by
@@ -96,19 +100,20 @@ func (d *Denied) Render(w http.ResponseWriter, r *http.Request) {
 // ExtAuthz authenticates (and authorizes) requests by asking an external
 // HTTP service.
 type ExtAuthz struct {
-	url       string
-	forward   []string
-	upstream  []string
-	clientHdr []string
-	consumer  string
-	cacheKey  []string
-	ttl       time.Duration
-	cache     *ttlCache[*extDecision]
-	failOpen  bool
-	maxBody   int64
-	client    *http.Client
-	failOpens atomic.Uint64
-	now       func() time.Time
+	url           string
+	forward       []string
+	upstream      []string
+	clientHdr     []string
+	consumer      string
+	cacheKey      []string
+	ttl           time.Duration
+	cache         *ttlCache[*extDecision]
+	failOpen      bool
+	maxBody       int64
+	client        *http.Client
+	failOpens     atomic.Uint64
+	onUnavailable func(error)
+	now           func() time.Time
 }
 
 // extDecision is one answer of the service: exactly one field is set.
@@ -128,7 +133,7 @@ func NewExtAuthz(opts ExtAuthzOptions) (*ExtAuthz, error) {
 	if opts.Timeout < 0 || opts.CacheTTL < 0 || opts.MaxCacheEntries < 0 {
 		return nil, errors.New("ext_authz: timeout, cache ttl and max cache entries may not be negative")
 	}
-	a := &ExtAuthz{url: u.String(), failOpen: opts.FailOpen, maxBody: orDefault(opts.MaxBodyBytes, 8<<10),
+	a := &ExtAuthz{url: u.String(), failOpen: opts.FailOpen, onUnavailable: opts.OnUnavailable, maxBody: orDefault(opts.MaxBodyBytes, 8<<10),
 		client: newClient(orDefault(opts.Timeout, time.Second)), now: time.Now}
 	lists := []struct {
 		what string
@@ -175,6 +180,9 @@ func (a *ExtAuthz) Authenticate(r *http.Request) (*l7.Identity, error) {
 	}
 	d, err := a.ask(r)
 	if err != nil {
+		if a.onUnavailable != nil && r.Context().Err() == nil {
+			a.onUnavailable(err)
+		}
 		if a.failOpen && r.Context().Err() == nil {
 			a.failOpens.Add(1)
 			return &l7.Identity{Method: "ext_authz"}, nil
