@@ -5,7 +5,9 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l7"
@@ -91,5 +93,41 @@ func TestChainAuthAlternatives(t *testing.T) {
 	seen = nil
 	if w = serve(set.Chain([]string{"keys", "anon"}, ok), "GET", "/", nil, "198.51.100.1"); w.Code != 200 || seen == nil || seen.Consumer != "guest" || seen.Method != "anonymous" {
 		t.Fatalf("anonymous: %d %+v", w.Code, seen)
+	}
+}
+
+// An introspection policy built from the config asks the endpoint and
+// caches the answer.
+func TestChainIntrospection(t *testing.T) {
+	var calls atomic.Int64
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		if user, pass, _ := r.BasicAuth(); user != "gw" || pass != "s3cret" || r.PostForm.Get("token") != "opaque-1" {
+			_, _ = w.Write([]byte(`{"active": false}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"active": true, "client_id": "mobile", "scope": "a b"}`))
+	}))
+	t.Cleanup(as.Close)
+	set := buildSet(t, map[string]configs.Policy{
+		"opaque": {Introspection: &configs.IntrospectionPolicy{URL: as.URL, ClientID: "gw", ClientSecret: "s3cret",
+			Timeout: configs.Duration(2 * time.Second), CacheTTL: configs.Duration(time.Minute), NegativeCacheTTL: configs.Duration(time.Minute), CacheSize: 100}},
+	})
+	var seen *l7.Identity
+	h := set.Chain([]string{"opaque"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = l7.InfoFrom(r.Context()).Identity
+	}))
+	for range 2 {
+		if w := serve(h, "GET", "/", map[string]string{"Authorization": "Bearer opaque-1"}, "198.51.100.1"); w.Code != 200 || seen == nil || seen.Consumer != "mobile" || len(seen.Scopes) != 2 {
+			t.Fatalf("active token: %d %+v", w.Code, seen)
+		}
+	}
+	if w := serve(h, "GET", "/", map[string]string{"Authorization": "Bearer other"}, "198.51.100.1"); w.Code != 401 {
+		t.Fatalf("inactive token: %d", w.Code)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d calls to the endpoint; the active answer must be cached", n)
 	}
 }
