@@ -36,45 +36,15 @@ func proxyTerminal(cfg *configs.Config, p string, rc configs.Route, g *generatio
 		return nil, err
 	}
 	h := backends[rc.Proxy.Upstream]
+	var err *configs.Error
 	switch {
 	case rc.Split != nil:
-		s := rc.Split
-		o := traffic.SplitOptions{Sticky: s.Sticky, Salt: s.Salt}
-		for _, w := range s.Weights {
-			if err := backend(w.Upstream); err != nil {
-				return nil, err
-			}
-			o.Weights = append(o.Weights, traffic.Weighted{Backend: w.Upstream, Weight: w.Weight})
-		}
-		for _, r := range s.Rules {
-			o.Rules = append(o.Rules, traffic.Rule{Header: r.Header, Cookie: r.Cookie, Value: r.Value, Regex: r.Regex, Backend: r.Upstream})
-		}
-		if c := s.PinCookie; c != nil {
-			o.SetCookie = traffic.PinCookie{Name: c.Name, TTL: c.TTL.D(), Key: []byte(c.Key), Secure: c.Secure}
-		}
-		sp, err := traffic.NewSplit(o, backends)
-		if err != nil {
-			return nil, cfg.Errorf(p+".split", "%v", err)
-		}
-		h = sp
+		h, err = splitHandler(cfg, p+".split", rc.Split, backend, backends)
 	case rc.Versions != nil:
-		vs := rc.Versions
-		o := traffic.VersionOptions{From: vs.From, StripPrefix: vs.StripPrefix, Default: vs.Default, RejectAfterSunset: vs.RejectAfterSunset,
-			PathPrefix: rc.Match.Prefix} // /api/v1/...: the version follows the route's prefix
-		for _, v := range vs.Versions {
-			if err := backend(v.Upstream); err != nil {
-				return nil, err
-			}
-			av := traffic.APIVersion{Name: v.Name, Backend: v.Upstream, DeprecationLink: v.DeprecationLink, SunsetLink: v.SunsetLink}
-			av.Deprecated, _ = parseDate(v.Deprecated) // checked by Validate
-			av.Sunset, _ = parseDate(v.Sunset)
-			o.Versions = append(o.Versions, av)
-		}
-		vr, err := traffic.NewVersions(o, backends)
-		if err != nil {
-			return nil, cfg.Errorf(p+".versions", "%v", err)
-		}
-		h = vr
+		h, err = versionsHandler(cfg, p+".versions", rc, backend, backends)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if m := rc.Mirror; m != nil {
 		shadow, err := newProxy(cfg, g, d, trusted, m.Upstream, configs.ProxyAction{Upstream: m.Upstream, Timeout: m.Timeout, Forwarded: rc.Proxy.Forwarded})
@@ -88,6 +58,49 @@ func proxyTerminal(cfg *configs.Config, p string, rc configs.Route, g *generatio
 		h = mr.Wrap(h)
 	}
 	return h, nil
+}
+
+// splitHandler chooses among the proxies of a split's upstreams.
+func splitHandler(cfg *configs.Config, p string, s *configs.SplitAction, backend func(string) *configs.Error, backends map[string]http.Handler) (http.Handler, *configs.Error) {
+	o := traffic.SplitOptions{Sticky: s.Sticky, Salt: s.Salt}
+	for _, w := range s.Weights {
+		if err := backend(w.Upstream); err != nil {
+			return nil, err
+		}
+		o.Weights = append(o.Weights, traffic.Weighted{Backend: w.Upstream, Weight: w.Weight})
+	}
+	for _, r := range s.Rules {
+		o.Rules = append(o.Rules, traffic.Rule{Header: r.Header, Cookie: r.Cookie, Value: r.Value, Regex: r.Regex, Backend: r.Upstream})
+	}
+	if c := s.PinCookie; c != nil {
+		o.SetCookie = traffic.PinCookie{Name: c.Name, TTL: c.TTL.D(), Key: []byte(c.Key), Secure: c.Secure}
+	}
+	sp, err := traffic.NewSplit(o, backends)
+	if err != nil {
+		return nil, cfg.Errorf(p, "%v", err)
+	}
+	return sp, nil
+}
+
+// versionsHandler chooses among the proxies of a route's API versions.
+func versionsHandler(cfg *configs.Config, p string, rc configs.Route, backend func(string) *configs.Error, backends map[string]http.Handler) (http.Handler, *configs.Error) {
+	vs := rc.Versions
+	o := traffic.VersionOptions{From: vs.From, StripPrefix: vs.StripPrefix, Default: vs.Default, RejectAfterSunset: vs.RejectAfterSunset,
+		PathPrefix: rc.Match.Prefix} // /api/v1/...: the version follows the route's prefix
+	for _, v := range vs.Versions {
+		if err := backend(v.Upstream); err != nil {
+			return nil, err
+		}
+		av := traffic.APIVersion{Name: v.Name, Backend: v.Upstream, DeprecationLink: v.DeprecationLink, SunsetLink: v.SunsetLink}
+		av.Deprecated, _ = parseDate(v.Deprecated) // checked by Validate
+		av.Sunset, _ = parseDate(v.Sunset)
+		o.Versions = append(o.Versions, av)
+	}
+	vr, err := traffic.NewVersions(o, backends)
+	if err != nil {
+		return nil, cfg.Errorf(p, "%v", err)
+	}
+	return vr, nil
 }
 
 func parseDate(s string) (time.Time, error) {
