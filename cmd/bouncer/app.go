@@ -244,23 +244,11 @@ func (a *App) apply(cfg *configs.Config) error {
 		a.ports[rs.port].attach(rs.h)
 	}
 	a.conns.max.Store(int64(cfg.Server.MaxConnections))
-	for _, lc := range cfg.Listeners {
-		p := a.ports[portKey(lc)]
-		if p == nil {
-			continue // udp only
-		}
-		if slices.Contains(lc.Protocols, "tcp") {
-			p.l4.open.max.Store(int64(lc.Limits.MaxConnections))
-		}
-		p.state.Store(states[lc.Name]) // nil: HTTP only
-	}
+	a.setPortStates(cfg, states)
 	a.retire(retired, cfg.Server.ShutdownTimeout.D())
 	a.closeUnusedPorts()
 	a.startACME()
-	if a.cur != nil {
-		a.cur.policies.Close() // its requests still finish: policies keep working after Close
-	}
-	a.pol.Retain(policyNames(cfg))
+	a.retirePolicies(cfg)
 	a.cur = g
 	a.status.Generation, a.status.LoadedAt = a.gen, time.Now()
 	a.metrics.ConfigGeneration.Set(float64(a.gen))
@@ -421,6 +409,30 @@ func (a *App) banner(w io.Writer) {
 	if a.admin != nil {
 		fmt.Fprintf(w, "  curl http://%s/upstreams\n", a.admin.addr)
 	}
+}
+
+// setPortStates gives each TCP port its listener's L4 state and caps.
+func (a *App) setPortStates(cfg *configs.Config, states map[string]*l4State) {
+	for _, lc := range cfg.Listeners {
+		p := a.ports[portKey(lc)]
+		if p == nil {
+			continue // udp only
+		}
+		if slices.Contains(lc.Protocols, "tcp") {
+			p.l4.open.max.Store(int64(lc.Limits.MaxConnections))
+		}
+		p.state.Store(states[lc.Name]) // nil: HTTP only
+	}
+}
+
+// retirePolicies releases the serving generation's policies (its
+// requests still finish: policies keep working after Close) and the kept
+// state of policies cfg no longer has.
+func (a *App) retirePolicies(cfg *configs.Config) {
+	if a.cur != nil {
+		a.cur.policies.Close()
+	}
+	a.pol.Retain(policyNames(cfg))
 }
 
 func policyNames(cfg *configs.Config) map[string]bool {
