@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // cliResult is what one run of the binary printed and returned.
@@ -269,5 +271,49 @@ routes:
 	want := bad + ":9: routes[1].match: route can never match"
 	if r.code != 1 || !strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("validate: code %d, stderr %q; want one problem starting %q", r.code, r.stderr, want)
+	}
+}
+
+// runCLIInput runs bouncer with input on its standard input.
+func runCLIInput(t *testing.T, input string, args ...string) cliResult {
+	t.Helper()
+	cmd := exec.Command(bouncerBin, args...)
+	cmd.Stdin = strings.NewReader(input)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("bouncer %v: %v", args, err)
+	}
+	return cliResult{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errOut.String()}
+}
+
+// TestHashCommands: hash-key and hash-password print what api_key and
+// basic_auth accept, from standard input, and refuse what they cannot hash.
+func TestHashCommands(t *testing.T) {
+	t.Parallel()
+	r := runCLIInput(t, "example-key\n", "hash-key")
+	if r.code != 0 || r.stdout != "sha256:c018c41c1afaf2c0b66c64f97d0ee135657b699ad260f299234cd40a5d625e0e\n" {
+		t.Fatalf("hash-key: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	r = runCLIInput(t, "pw", "hash-password", "-cost", "4")
+	hash := strings.TrimSpace(r.stdout)
+	if r.code != 0 || bcrypt.CompareHashAndPassword([]byte(hash), []byte("pw")) != nil {
+		t.Fatalf("hash-password: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	for _, c := range []struct {
+		input string
+		args  []string
+		want  string
+	}{
+		{"\n", []string{"hash-key"}, "no secret"},
+		{"k\n", []string{"hash-key", "k"}, "read from standard input"},
+		{strings.Repeat("p", 73), []string{"hash-password"}, "72"},
+		{"pw", []string{"hash-password", "-cost", "99"}, "cost"},
+	} {
+		if r := runCLIInput(t, c.input, c.args...); r.code != 2 || !strings.Contains(r.stderr, c.want) || r.stdout != "" {
+			t.Errorf("%v: %d %q %q, want exit 2 and %q", c.args, r.code, r.stdout, r.stderr, c.want)
+		}
 	}
 }

@@ -80,6 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args, stdout, stderr)
 	case "routes":
 		return cmdRoutes(args, stdout, stderr)
+	case "hash-key", "hash-password":
+		return cmdHash(cmd, args, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "bouncer %s\n", version)
 		return exitOK
@@ -99,6 +101,8 @@ Usage:
   bouncer [run] [-config FILE]   serve; with no -config, the embedded default config
   bouncer validate FILE          check a config: every problem with file:line and key path
   bouncer routes FILE            print the compiled route table in precedence order
+  bouncer hash-key < KEY         print an API key's stored form (api_key.keys[].hash)
+  bouncer hash-password < PASS   print a bcrypt hash (basic_auth.users[].hash; -cost N)
   bouncer version                print the version
 
 Run 'bouncer COMMAND -h' for a command's flags.

@@ -131,3 +131,25 @@ func TestChainIntrospection(t *testing.T) {
 		t.Fatalf("%d calls to the endpoint; the active answer must be cached", n)
 	}
 }
+
+// A rate_limit keyed by route counts each route that lists it apart.
+func TestRateLimitKeyRoute(t *testing.T) {
+	set := buildSet(t, map[string]configs.Policy{
+		"one": {RateLimit: &configs.RateLimitPolicy{Key: "route", Store: "local", MaxKeys: 100,
+			Limits: []configs.RateLimit{{Requests: 1, Per: configs.Duration(time.Hour)}}}},
+	})
+	h := set.Chain([]string{"one"}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	on := func(route string) int {
+		r := httptest.NewRequest("GET", "/", nil)
+		r = r.WithContext(l7.WithInfo(r.Context(), &l7.Info{Route: route, Client: netip.MustParseAddr("192.0.2.1")}))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if a, b := on("a"), on("b"); a != 200 || b != 200 {
+		t.Fatalf("first request of each route: %d %d, want 200 200", a, b)
+	}
+	if a := on("a"); a != 429 {
+		t.Fatalf("second request of route a: %d, want 429", a)
+	}
+}

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -127,15 +126,4 @@ func (st *State) Close() {
 		_ = st.redis.client.Close()
 		st.redis = nil
 	}
-}
-
-// Ping reports whether the Redis server answers (for health checks).
-func (st *State) Ping(ctx context.Context) error {
-	st.mu.Lock()
-	r := st.redis
-	st.mu.Unlock()
-	if r == nil {
-		return nil
-	}
-	return r.client.Ping(ctx).Err()
 }

@@ -69,6 +69,10 @@ func TestSourcesFound(t *testing.T) {
 			if _, err := v.Authenticate(c.r); err != nil {
 				t.Fatalf("Authenticate: %v", err)
 			}
+			// A token read from the query leaves the URL: neither proxied nor logged.
+			if strings.Contains(c.r.URL.RawQuery, tok) || strings.Contains(c.r.RequestURI, tok) {
+				t.Fatalf("the token is still in the request URL: %q / %q", c.r.URL.RawQuery, c.r.RequestURI)
+			}
 		})
 	}
 }

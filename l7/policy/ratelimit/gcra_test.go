@@ -175,3 +175,9 @@ func newRedisClient(t testing.TB, addr string) *redis.Client {
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// runTake runs takeScript once with a fake server clock (fakeNow, in
+// microseconds): the store itself always passes "" and Redis's TIME.
+func runTake(ctx context.Context, c redis.Scripter, key string, l Limit, want int64, fakeNow string) (scriptReply, error) {
+	return parseTake(takeScript.Run(ctx, c, []string{key}, intervalMicros(l), l.burst(), want, fakeNow))
+}

@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -68,24 +67,6 @@ type scriptReply struct {
 // Period/Requests (not truncated as in LocalStore).
 func intervalMicros(l Limit) string {
 	return strconv.FormatFloat(float64(l.Period)/float64(l.Requests)/1e3, 'g', -1, 64)
-}
-
-// runTake runs takeScript for want cells; fakeNow is "" outside tests.
-func runTake(ctx context.Context, c redis.Scripter, key string, l Limit, want int64, fakeNow string) (scriptReply, error) {
-	v, err := takeScript.Run(ctx, c, []string{key},
-		intervalMicros(l), l.burst(), want, fakeNow).Int64Slice()
-	if err != nil {
-		return scriptReply{}, err
-	}
-	if len(v) != 4 {
-		return scriptReply{}, fmt.Errorf("ratelimit: script answered %d values, want 4", len(v))
-	}
-	return scriptReply{
-		granted:   v[0],
-		remaining: v[1],
-		retry:     time.Duration(v[2]) * time.Microsecond,
-		reset:     time.Duration(v[3]) * time.Microsecond,
-	}, nil
 }
 
 // runRefund runs refundScript for n cells.
