@@ -29,65 +29,110 @@ func usesACME(cfg *configs.Config) bool {
 	return slices.ContainsFunc(cfg.Listeners, func(l configs.Listener) bool { return l.TLS != nil && l.TLS.ACME != nil })
 }
 
-// prepareACME makes the manager on first use, or gives it cfg's names and
-// settings. It does not start obtaining: startACME does, once the
-// listeners that answer challenges are serving.
-func (a *App) prepareACME(cfg *configs.Config) error {
+// acmeChange is a config's ACME settings checked and built but not yet in
+// force, so that a reload failing later (a listener that cannot bind)
+// leaves the names and storage as they were: apply commits it once
+// nothing can fail, and aborts it otherwise. A nil change does nothing.
+type acmeChange struct {
+	a        *App
+	prep     *acme.Prepared
+	store    *redisstore.Storage // the Redis storage cfg uses (nil: file storage)
+	storeKey string
+	made     bool // store was opened for this change
+}
+
+// prepareACME makes the manager on first use (not started: startACME
+// does that once the listeners that answer challenges are serving), or
+// prepares cfg's names and settings for it.
+func (a *App) prepareACME(cfg *configs.Config) (*acmeChange, error) {
 	if !usesACME(cfg) && a.acme.mgr == nil {
-		return nil
+		return nil, nil
 	}
 	dir, err := dataDir(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	storage, oldStore, err := a.acmeStorage(cfg, dir)
+	c := &acmeChange{a: a}
+	storage, err := c.openStorage(cfg, dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	o, err := acmeOptions(cfg)
+	if err == nil {
+		o.Storage, o.Logger = storage, a.log
+		if a.acme.mgr == nil {
+			err = a.newACME(o, c)
+			c = nil // in force already: the new manager has nothing to keep
+		} else {
+			c.prep, err = a.acme.mgr.Prepare(o)
+		}
+	}
+	if err != nil {
+		c.abort()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newACME makes the process's manager with o and adopts c's storage.
+func (a *App) newACME(o acme.Options, c *acmeChange) error {
+	o.Registerer = a.metrics.Registry
+	m, err := acme.New(context.Background(), o)
 	if err != nil {
 		return err
 	}
-	o.Storage, o.Logger = storage, a.log
-	if a.acme.mgr == nil {
-		o.Registerer = a.metrics.Registry
-		m, err := acme.New(context.Background(), o)
-		if err != nil {
-			return err
-		}
-		a.acme.mgr = m
-		a.gw.SetChallenge(m.ServeHTTPChallenge)
-	} else if err := a.acme.mgr.Update(context.Background(), o); err != nil {
-		return err
-	}
-	if oldStore != nil {
-		_ = oldStore.Close()
-	}
+	a.acme.mgr = m
+	a.acme.store, a.acme.storeKey = c.store, c.storeKey
+	a.gw.SetChallenge(m.ServeHTTPChallenge)
 	return nil
 }
 
-// acmeStorage is the Redis storage of cfg (kept while its settings stay
-// the same) or file storage in the data folder; old is a Redis storage
-// that cfg no longer uses, to close once the manager has switched.
-func (a *App) acmeStorage(cfg *configs.Config, dir string) (cur certmagic.Storage, old *redisstore.Storage, err error) {
+// openStorage is cfg's storage: the Redis storage in use while its
+// settings stay the same, a new one when they change, or file storage in
+// the data folder.
+func (c *acmeChange) openStorage(cfg *configs.Config, dir string) (certmagic.Storage, error) {
 	r := cfg.ACME.Storage.Redis
 	if r == nil {
-		old, a.acme.store, a.acme.storeKey = a.acme.store, nil, ""
-		return &certmagic.FileStorage{Path: filepath.Join(dir, "certmagic")}, old, nil
+		return &certmagic.FileStorage{Path: filepath.Join(dir, "certmagic")}, nil
 	}
 	key, _ := json.Marshal(r)
-	if a.acme.store != nil && string(key) == a.acme.storeKey {
-		return a.acme.store, nil, nil
+	c.storeKey = string(key)
+	if cur := c.a.acme.store; cur != nil && c.storeKey == c.a.acme.storeKey {
+		c.store = cur
+		return cur, nil
 	}
 	s, err := redisstore.New(redisstore.Options{
 		Addr: r.Address, Username: r.Username, Password: r.Password, DB: r.DB,
-		Prefix: r.Prefix, LockTTL: r.LockTTL.D(), Logger: a.log,
+		Prefix: r.Prefix, LockTTL: r.LockTTL.D(), Logger: c.a.log,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	old, a.acme.store, a.acme.storeKey = a.acme.store, s, string(key)
-	return s, old, nil
+	c.store, c.made = s, true
+	return s, nil
+}
+
+// commit puts the change in force: the manager switches to the new names
+// and settings, and a Redis storage no longer used is closed.
+func (c *acmeChange) commit() {
+	if c == nil {
+		return
+	}
+	a := c.a
+	if err := c.prep.Commit(context.Background()); err != nil {
+		a.log.Error("ACME names not updated", "error", err.Error())
+	}
+	if old := a.acme.store; old != nil && old != c.store {
+		_ = old.Close()
+	}
+	a.acme.store, a.acme.storeKey = c.store, c.storeKey
+}
+
+// abort drops the change: a storage opened for it is closed.
+func (c *acmeChange) abort() {
+	if c != nil && c.made {
+		_ = c.store.Close()
+	}
 }
 
 // acmeOptions maps the acme section and the listeners' tls.acme blocks

@@ -112,6 +112,33 @@ func TestACMEWithPebble(t *testing.T) {
 			p.signal(syscall.SIGHUP)
 			waitCert(t, tlsAddr, "b.example.test", roots)
 
+			// A reload that fails after the certificate settings were
+			// read (a new listener's address is taken) changes no names:
+			// c.example.test is never ordered, while the next good reload
+			// orders d.example.test.
+			busy, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer busy.Close()
+			orders := pb.Orders()
+			withNames := func(names string) string {
+				return strings.Replace(text, "names: [a.example.test]", "names: ["+names+"]", 1)
+			}
+			taken := fmt.Sprintf("  - {name: taken, address: %q}\nroutes:\n", busy.Addr().String())
+			writeFile(t, cfg, strings.Replace(withNames("a.example.test, b.example.test, c.example.test"), "routes:\n", taken, 1))
+			p.signal(syscall.SIGHUP)
+			p.waitStatus("the reload with a taken address to fail", func(s reloadStatus) bool { return s.Failures == 1 })
+			writeFile(t, cfg, withNames("a.example.test, b.example.test, d.example.test"))
+			p.signal(syscall.SIGHUP)
+			waitCert(t, tlsAddr, "d.example.test", roots)
+			if n := pb.Orders(); n != orders+1 {
+				t.Errorf("orders = %d after a failed and a good reload, want %d (d.example.test only)", n, orders+1)
+			}
+			if _, err := handshake(tlsAddr, "c.example.test", roots); err == nil {
+				t.Error("c.example.test, named only by the failed reload, got a certificate")
+			}
+
 			c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			res, err := c.Get("http://" + httpAddr + "/page?q=1")
 			if err != nil {

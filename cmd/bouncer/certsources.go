@@ -27,8 +27,9 @@ func dataDir(cfg *configs.Config) (string, error) {
 
 // serverOptions gives listeners what they share: metrics, the log, and
 // the certificate sources their tls blocks ask for, made on first use and
-// kept across reloads.
-func (a *App) serverOptions(cfg *configs.Config) (l7.ServerOptions, error) {
+// kept across reloads. The ACME manager's new settings come back as a
+// change for the caller to commit or abort.
+func (a *App) serverOptions(cfg *configs.Config) (l7.ServerOptions, *acmeChange, error) {
 	o := l7.ServerOptions{Metrics: a.metrics, Logger: a.log}
 	for _, l := range cfg.Listeners {
 		if l.TLS == nil || l.TLS.LocalCA == nil || a.localCA != nil {
@@ -36,21 +37,22 @@ func (a *App) serverOptions(cfg *configs.Config) (l7.ServerOptions, error) {
 		}
 		dir, err := dataDir(cfg)
 		if err != nil {
-			return o, err
+			return o, nil, err
 		}
 		ca, err := localca.Open(filepath.Join(dir, "pki", "local"))
 		if err != nil {
-			return o, err
+			return o, nil, err
 		}
 		a.localCA = ca
 		a.log.Info("local CA ready: clients must trust its root to verify this listener", "listener", l.Name, "root", ca.RootFile())
 	}
 	o.LocalCA = a.localCA
-	if err := a.prepareACME(cfg); err != nil {
-		return o, err
+	change, err := a.prepareACME(cfg)
+	if err != nil {
+		return o, nil, err
 	}
 	if a.acme.mgr != nil {
 		o.ACME = a.acme.mgr
 	}
-	return o, nil
+	return o, change, nil
 }

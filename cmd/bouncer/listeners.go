@@ -20,13 +20,18 @@ import (
 // port) and gets a new server on it. New sockets use SO_REUSEPORT, so a
 // renamed listener can bind an address the old socket still holds. On
 // error every socket opened here is closed again.
-func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map[string]bool, error) {
-	started := map[string]*runningServer{}
-	keep := map[string]bool{}
-	opts, err := a.serverOptions(cfg)
+func (a *App) bindListeners(cfg *configs.Config) (started map[string]*runningServer, keep map[string]bool, change *acmeChange, err error) {
+	started = map[string]*runningServer{}
+	keep = map[string]bool{}
+	opts, change, err := a.serverOptions(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	defer func() {
+		if err != nil {
+			change.abort()
+		}
+	}()
 	for _, lc := range cfg.Listeners {
 		if !usesTCP(lc) {
 			continue // udp only: its socket is applyUDP's
@@ -34,7 +39,7 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 		key, err := listenerKey(lc)
 		if err != nil {
 			closeAll(started)
-			return nil, nil, cfg.Errorf("listeners", "listener %s: %v", lc.Name, err)
+			return nil, nil, nil, cfg.Errorf("listeners", "listener %s: %v", lc.Name, err)
 		}
 		if rs, ok := a.servers[lc.Name]; ok && rs.key == key {
 			keep[lc.Name] = true
@@ -47,13 +52,13 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 			if err != nil {
 				closeAll(started)
 				a.closeUnusedPorts()
-				return nil, nil, fmt.Errorf("listener %s: %w", lc.Name, err)
+				return nil, nil, nil, fmt.Errorf("listener %s: %w", lc.Name, err)
 			}
 			if pp := lc.ProxyProtocol; pp != nil {
 				if ln, err = proxyListener(ln, pp); err != nil {
 					closeAll(started)
 					a.closeUnusedPorts()
-					return nil, nil, cfg.Errorf("listeners", "listener %s: proxy_protocol: %v", lc.Name, err)
+					return nil, nil, nil, cfg.Errorf("listeners", "listener %s: proxy_protocol: %v", lc.Name, err)
 				}
 			}
 			p = newPort(ln, a.log, a.l4, &a.conns, lc.Name)
@@ -64,11 +69,11 @@ func (a *App) bindListeners(cfg *configs.Config) (map[string]*runningServer, map
 		if err != nil {
 			closeAll(started)
 			a.closeUnusedPorts()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		started[lc.Name] = &runningServer{srv: srv, key: key, port: pk, h: h, done: make(chan struct{})}
 	}
-	return started, keep, nil
+	return started, keep, change, nil
 }
 
 // servesHTTP reports whether a listener serves HTTP (and not only TCP

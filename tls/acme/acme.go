@@ -141,17 +141,48 @@ func (m *Manager) Start(ctx context.Context) error {
 // background (once started), and dropped names stop being renewed.
 // On-demand refusals and the rate window start afresh. Logger,
 // Registerer and RenewCheckInterval keep their New values. On error the
-// previous options stay in force.
+// previous options stay in force. It is Prepare then Commit.
 func (m *Manager) Update(ctx context.Context, o Options) error {
+	p, err := m.Prepare(o)
+	if err != nil {
+		return err
+	}
+	return p.Commit(ctx)
+}
+
+// Prepared is an update checked and built but not in force: Commit puts it
+// in force, and a Prepared that is dropped changes nothing. A caller
+// whose own change may still fail (a reload binding its listeners)
+// prepares first and commits once nothing else can fail.
+type Prepared struct {
+	m *Manager
+	g *generation
+}
+
+// Prepare checks o and builds what Update would switch to, without
+// switching and without asking the CA for anything.
+func (m *Manager) Prepare(o Options) (*Prepared, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errors.New("acme: manager is closed")
+	}
+	g, err := m.build(o)
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{m: m, g: g}, nil
+}
+
+// Commit puts the prepared options in force (see Update).
+func (p *Prepared) Commit(ctx context.Context) error {
+	m := p.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return errors.New("acme: manager is closed")
 	}
-	g, err := m.build(o)
-	if err != nil {
-		return err
-	}
+	g := p.g
 	old := m.cur.Swap(g)
 	var gone []certmagic.SubjectIssuer
 	for _, n := range old.names {

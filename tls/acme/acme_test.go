@@ -71,6 +71,46 @@ func TestChallenges(t *testing.T) {
 	}
 }
 
+// TestPrepareCommit: a prepared update is not in force until committed,
+// and one that is dropped changes nothing; a bad one is refused at
+// Prepare. Nothing here is started, so no CA is needed.
+func TestPrepareCommit(t *testing.T) {
+	o := Options{StorageDir: t.TempDir(), Names: []string{"a.test"}}
+	m, err := New(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	o.Names = []string{"b.test"}
+	p, err := m.Prepare(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Covers("a.test") || m.Covers("b.test") {
+		t.Fatal("a prepared update is in force before Commit")
+	}
+	if err := p.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m.Covers("a.test") || !m.Covers("b.test") {
+		t.Fatal("Commit did not put the update in force")
+	}
+	o.Names = []string{"*.wild.test"} // wildcard without DNS-01
+	if _, err := m.Prepare(o); err == nil {
+		t.Fatal("Prepare accepted a wildcard name without a DNS provider")
+	}
+	if !m.Covers("b.test") {
+		t.Fatal("a refused Prepare changed the names")
+	}
+	m.Close()
+	if _, err := m.Prepare(Options{StorageDir: o.StorageDir}); err == nil {
+		t.Fatal("Prepare on a closed manager succeeded")
+	}
+	if err := p.Commit(context.Background()); err == nil {
+		t.Fatal("Commit on a closed manager succeeded")
+	}
+}
+
 // TestServeHTTPChallengeOthers leaves requests that are not challenges,
 // or challenges for tokens nobody presented, to the caller.
 func TestServeHTTPChallengeOthers(t *testing.T) {
