@@ -138,10 +138,10 @@ func (s *Server) track(upstream string, l *liveConn) func() {
 }
 
 // Serve proxies c over rt until either side is done or ctx ends; it
-// closes c.
+// closes c. Each socket is closed once (the pipe closes both once it
+// runs): a second Close costs an error value and a trip into the runtime.
 func (s *Server) Serve(ctx context.Context, rt *Route, c *Conn) {
 	start := time.Now()
-	defer c.Raw.Close()
 	var live liveConn
 	live.attach(0, c.Raw)
 	defer s.track(rt.Cluster.Name(), &live)()
@@ -153,24 +153,25 @@ func (s *Server) Serve(ctx context.Context, rt *Route, c *Conn) {
 	}
 	release, ok := rt.Cluster.AcquireConn()
 	if !ok {
+		_ = c.Raw.Close()
 		s.finish(c, rt, rs, nil, tcpproxy.Result{Reason: "upstream_max_connections"}, errors.New("the upstream's circuit_breaker.max_connections is reached"))
 		return
 	}
 	defer release()
 	client, prefix, err := s.clientSide(ctx, rt, c)
 	if err != nil {
+		_ = c.Raw.Close()
 		s.finish(c, rt, rs, nil, tcpproxy.Result{Reason: "tls_handshake_failed", Duration: time.Since(start)}, err)
 		return
 	}
-	defer client.Close()
 	up, ep, err := s.dial(ctx, rt, rs, c)
 	if err != nil {
+		_ = client.Close()
 		s.finish(c, rt, rs, nil, tcpproxy.Result{Reason: "connect_failed", Duration: time.Since(start)}, err)
 		return
 	}
 	live.attach(1, up)
-	res := tcpproxy.Pipe(ctx, client, up, prefix, rt.Pipe)
-	_ = up.Close()
+	res := tcpproxy.Pipe(ctx, client, up, prefix, rt.Pipe) // closes both
 	if live.wasRemoved() {
 		res.Reason = tcpproxy.Reason(errUpstreamRemoved.Error())
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -168,6 +170,65 @@ upstreams:
 	}
 	if string(all) != "raw: one\nraw: bye\n" {
 		t.Errorf("after a half-close the client read %q", all)
+	}
+}
+
+// TestL4ClosedWhenNotServed: a connection whose upstream refuses it (no
+// endpoint accepts, or the upstream's max_connections is reached) is
+// closed at once, and counted under its reason.
+func TestL4ClosedWhenNotServed(t *testing.T) {
+	raw := tcpBackend(t, "raw", false)
+	gone, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneAddr := gone.Addr().String()
+	gone.Close() // nothing listens there any more
+	p := startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: down, address: "127.0.0.1:0", protocols: [tcp]}
+  - {name: capped, address: "127.0.0.1:0", protocols: [tcp]}
+l4_routes:
+  - {name: down, listeners: [down], tcp: {upstream: gone}}
+  - {name: capped, listeners: [capped], tcp: {upstream: one}}
+upstreams:
+  gone: {endpoints: [%q]}
+  one:
+    endpoints: [%q]
+    circuit_breaker: {max_connections: 1}
+`, goneAddr, raw))
+	closedAtOnce := func(addr string) {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%s: read %d bytes, %v; want the connection closed", addr, n, err)
+		}
+	}
+	closedAtOnce(hostPort(p.url("down")))
+
+	held, err := net.Dial("tcp", hostPort(p.url("capped")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if got := lineClient(t, held, "first"); got != "raw: first" {
+		t.Fatalf("first connection: %q", got)
+	}
+	closedAtOnce(hostPort(p.url("capped")))
+
+	_, metrics := p.adminGet("/metrics")
+	for _, want := range []string{
+		`bouncer_l4_connections_total{listener="down",reason="connect_failed",route="down"} 1`,
+		`bouncer_l4_connections_total{listener="capped",reason="upstream_max_connections",route="capped"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 
