@@ -295,6 +295,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 		wg.Go(func() { p.drainL4(ctx) })
 		delete(a.ports, k)
 	}
+	if a.cur != nil { // shadow requests already sent go on to their end too
+		for _, m := range a.cur.mirrors {
+			wg.Go(func() { _ = m.Drain(ctx) })
+		}
+	}
 	wg.Wait()
 	a.servers = map[string]*runningServer{}
 	for _, u := range a.udp {

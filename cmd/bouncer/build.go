@@ -12,6 +12,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
 	"github.com/bouncer-proxy/bouncer/l7"
 	"github.com/bouncer-proxy/bouncer/l7/policy"
+	"github.com/bouncer-proxy/bouncer/l7/policy/traffic"
 	"github.com/bouncer-proxy/bouncer/l7/proxy"
 	"github.com/bouncer-proxy/bouncer/l7/route"
 	"github.com/bouncer-proxy/bouncer/transcode"
@@ -25,6 +26,7 @@ type generation struct {
 	grpc     map[string]*grpcSource        // descriptor sources of transcode routes, by upstream
 	trans    map[string]*transcode.Handler // transcode routes' handlers, by route name
 	policies *policy.Set                   // the named policies; closed when the generation retires
+	mirrors  []*traffic.Mirror             // routes' mirrors, whose shadow requests a shutdown waits for
 }
 
 // deps is what a build uses that outlives it.

@@ -55,6 +55,7 @@ func proxyTerminal(cfg *configs.Config, p string, rc configs.Route, g *generatio
 		if merr != nil {
 			return nil, cfg.Errorf(p+".mirror", "%v", merr)
 		}
+		g.mirrors = append(g.mirrors, mr)
 		h = mr.Wrap(h)
 	}
 	return h, nil

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -119,5 +120,54 @@ upstreams:
 	errs, _ := out["_errors"].(map[string]any)
 	if user["name"] != "users" || user["id"] != "42" || user["path"] != nil || again["path"] != "/users/42/x" || errs["late"] == nil {
 		t.Fatalf("aggregate result: %s", r.body)
+	}
+}
+
+// TestMirrorDrainOnSIGTERM: a shadow request still running when SIGTERM
+// arrives is waited for, like the client requests in flight: Bouncer stays
+// up (its admin API answers, not ready) until the shadow has answered.
+func TestMirrorDrainOnSIGTERM(t *testing.T) {
+	primary := newNamedBackend(t, "primary")
+	arrived, release, outcome := make(chan struct{}, 1), make(chan struct{}), make(chan string, 1)
+	shadow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+			w.WriteHeader(http.StatusNoContent)
+			outcome <- "answered"
+		case <-r.Context().Done():
+			outcome <- "cancelled"
+		}
+	}))
+	t.Cleanup(shadow.Close)
+	p := startConfig(t, fmt.Sprintf(`
+admin: {address: "127.0.0.1:0"}
+server: {shutdown_timeout: 20s}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+routes:
+  - proxy: {upstream: primary}
+    mirror: {upstream: shadow, percent: 100, timeout: 30s}
+upstreams:
+  primary: {endpoints: [%q]}
+  shadow: {endpoints: [%q]}
+`, primary.addr, strings.TrimPrefix(shadow.URL, "http://")))
+	if r := send(t, "GET", p.url("web")+"/x", nil); r.status != http.StatusOK {
+		t.Fatalf("primary: %d %s", r.status, r.body)
+	}
+	<-arrived
+	p.signal(syscall.SIGTERM)
+	// The admin API closes last: answering "not ready" twice shows the
+	// drain under way and not over.
+	eventually(t, 10*time.Second, "draining", func() bool { code, _ := p.adminGet("/readyz"); return code == http.StatusServiceUnavailable })
+	if code, _ := p.adminGet("/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz during the drain: %d", code)
+	}
+	close(release)
+	if got := <-outcome; got != "answered" {
+		t.Errorf("the shadow request was %s", got)
+	}
+	if code := p.waitExit(15 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
 	}
 }
