@@ -74,13 +74,17 @@ func hstsValue(h *configs.HSTS) string {
 // any, in info, and sets the client-cert header of r to it when the
 // listener forwards it.
 func (p *ListenerPolicy) clientIdentity(r *http.Request, info *Info) {
-	id, ok := mtls.FromState(r.TLS)
+	cc, _ := r.Context().Value(connCertKey{}).(*connCert)
+	if cc == nil { // a connection served without the servers' ConnContext
+		cc = &connCert{}
+	}
+	id, ok := cc.identity(r.TLS)
 	if !ok {
 		return
 	}
 	info.ClientCert = id
 	if len(p.ClientCertFields) > 0 {
-		r.Header[p.ClientCertHeader] = []string{id.XFCC(p.ClientCertFields)}
+		r.Header[p.ClientCertHeader] = []string{cc.header(p)}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -186,6 +187,33 @@ func TestClientCertRoutes(t *testing.T) {
 	el := els[0]
 	if el["Subject"] != "CN=alice" || el["URI"] != "spiffe://example.test/ns/prod/sa/alice" || el["DNS"] != "alice.example.test" || len(el["Hash"]) != 64 {
 		t.Errorf("XFCC = %v", el)
+	}
+	// Later requests on the connection (h2 above, HTTP/1.1 here) reuse the
+	// identity read at the first: the same header, the forged one still
+	// replaced. And a connection without a certificate stays anonymous.
+	h1 := tlsClient(t, serverCA, g.Addr, "a.test", false, &tls.Config{Certificates: []tls.Certificate{good}})
+	for i := range 3 {
+		for name, c := range map[string]*http.Client{"h2": withCert, "http/1.1": h1} {
+			st, e := get(c, "/admin/x", map[string]string{"X-Forwarded-Client-Cert": "Subject=\"CN=forged\""})
+			if got := e.Header.Values("X-Forwarded-Client-Cert"); st != 200 || len(got) != 1 || got[0] != xfcc[0] {
+				t.Errorf("%s request %d: %d, XFCC %q, want %q", name, i, st, got, xfcc[0])
+			}
+		}
+		if st, _ := get(anon, "/admin/x", nil); st != http.StatusForbidden {
+			t.Errorf("anonymous request %d on a route that requires a certificate: %d", i, st)
+		}
+	}
+	// A reload that changes the forwarded fields changes the header of the
+	// connection's next request.
+	cfg := *g.cfg
+	cfg.Listeners = slices.Clone(cfg.Listeners)
+	lt := *cfg.Listeners[0].TLS
+	ca := *lt.ClientAuth
+	ca.ForwardFields = []string{"Subject"}
+	lt.ClientAuth, cfg.Listeners[0].TLS = &ca, &lt
+	g.GW.Swap(compileSnapshot(t, &cfg))
+	if _, e := get(withCert, "/admin/x", nil); e.Header.Get("X-Forwarded-Client-Cert") != `Subject="CN=alice"` {
+		t.Errorf("after the reload: XFCC %q", e.Header.Get("X-Forwarded-Client-Cert"))
 	}
 	// A certificate from a CA the listener does not trust fails the
 	// handshake even in optional mode.

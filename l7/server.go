@@ -64,7 +64,7 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, o ServerOp
 		Logger:            logger,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if st := listener.TLSState(c); st != nil {
-				ctx = context.WithValue(ctx, tlsStateKey{}, st)
+				ctx = withConnCert(context.WithValue(ctx, tlsStateKey{}, st))
 			}
 			return ctx
 		},
@@ -75,6 +75,12 @@ func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, o ServerOp
 		MaxHeaderBytes:       int(lim.MaxHeaderBytes),
 		IdleTimeout:          lim.IdleTimeout.D(),
 		Logger:               logger,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if listener.TLSState(c) != nil {
+				ctx = withConnCert(ctx)
+			}
+			return ctx
+		},
 	}
 	opts := listener.Options{
 		H2C:              slices.Contains(cfg.Protocols, "h2c"),

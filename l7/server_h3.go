@@ -34,6 +34,7 @@ func (s *Server) setupH3(addr net.Addr, tc *tls.Config, h http.Handler) error {
 		AltSvcMaxAge:       o.AltSvcAge.D(),
 		Logger:             s.log,
 		Handler:            http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { adv.ServeHTTP(w, r) }),
+		ConnContext:        withConnCert,
 	})
 	if err != nil {
 		_ = udp.Close()

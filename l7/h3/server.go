@@ -58,6 +58,9 @@ type Options struct {
 	// Logger receives the buffer warning and quic-go's debug lines; nil
 	// means slog.Default().
 	Logger *slog.Logger
+	// ConnContext, if set, derives the context of a connection's requests
+	// from the server's.
+	ConnContext func(context.Context) context.Context
 }
 
 // Server is an HTTP/3 server. Serve runs it on a UDP socket; Shutdown
@@ -121,6 +124,9 @@ func New(o Options) (*Server, error) {
 		MaxHeaderBytes: o.MaxHeaderBytes,
 		IdleTimeout:    o.IdleTimeout,
 		Logger:         o.Logger,
+	}
+	if f := o.ConnContext; f != nil {
+		s.h3.ConnContext = func(ctx context.Context, _ *quic.Conn) context.Context { return f(ctx) }
 	}
 	return s, nil
 }
