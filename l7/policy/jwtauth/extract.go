@@ -70,7 +70,9 @@ func compileSource(s Source) (source, error) {
 
 // token returns the first token found in the sources; l7.ErrNoCredentials
 // when none has one, an invalid_request AuthError for a header whose
-// scheme is ours but whose value is not one token.
+// scheme is ours but whose value is not one token. Every query source
+// leaves the URL, also after a token was found in an earlier source, so
+// that no token is proxied or logged.
 func (v *Verifier) token(r *http.Request) (string, error) {
 	for i := range v.sources {
 		s := &v.sources[i]
@@ -81,6 +83,7 @@ func (v *Verifier) token(r *http.Request) (string, error) {
 			var err error
 			tok, ok, err = s.fromHeader(r.Header)
 			if err != nil {
+				v.dropQueryTokens(r, i+1)
 				return "", v.authError("invalid_request", "malformed authorization header", err)
 			}
 		case InCookie:
@@ -92,10 +95,20 @@ func (v *Verifier) token(r *http.Request) (string, error) {
 			ok = ok && tok != ""
 		}
 		if ok {
+			v.dropQueryTokens(r, i+1)
 			return tok, nil
 		}
 	}
 	return "", l7.ErrNoCredentials
+}
+
+// dropQueryTokens removes the query sources from the i-th on from r's URL.
+func (v *Verifier) dropQueryTokens(r *http.Request, from int) {
+	for _, s := range v.sources[from:] {
+		if s.in == InQuery {
+			l7.TakeQueryParam(r, s.name)
+		}
+	}
 }
 
 var errMalformedHeader = errors.New("malformed token header")

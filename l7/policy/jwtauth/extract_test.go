@@ -63,6 +63,11 @@ func TestSourcesFound(t *testing.T) {
 			r.Header.Set("Authorization", "Bearer "+tok)
 			r.AddCookie(&http.Cookie{Name: "session", Value: "junk"})
 		})},
+		{"header before query, which still leaves the URL", req(func(r *http.Request) {
+			r.Header.Set("Authorization", "Bearer "+tok)
+			r.URL.RawQuery = "a=1&access_token=" + url.QueryEscape(tok)
+			r.RequestURI = "/x?" + r.URL.RawQuery
+		})},
 	}
 	for _, c := range ok {
 		t.Run(c.name, func(t *testing.T) {
@@ -91,9 +96,15 @@ func TestSourcesMalformed(t *testing.T) {
 	}
 	for _, c := range malformed {
 		t.Run("malformed/"+c.name, func(t *testing.T) {
-			r := req(func(r *http.Request) { r.Header["Authorization"] = c.vals })
+			r := req(func(r *http.Request) {
+				r.Header["Authorization"] = c.vals
+				r.URL.RawQuery = "access_token=" + tok
+			})
 			_, err := v.Authenticate(r)
 			wantAuthError(t, err, "invalid_request", "malformed authorization header")
+			if strings.Contains(r.URL.RawQuery, tok) {
+				t.Errorf("a refused request keeps its query token (it would be logged): %q", r.URL.RawQuery)
+			}
 		})
 	}
 }
