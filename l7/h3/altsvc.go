@@ -1,6 +1,10 @@
 package h3
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/bouncer-proxy/bouncer/l7/internal/onhead"
+)
 
 // AdvertiseAltSvc wraps h so that responses over HTTP/1.1 and h2 carry
 // "Alt-Svc: value()" (omitted while value returns ""), and responses over
@@ -9,62 +13,29 @@ import "net/http"
 // knows where it serves HTTP/3. value is called once per response, from
 // the handler's goroutine; pass (*Server).AltSvc.
 func AdvertiseAltSvc(h http.Handler, value func() string) http.Handler {
+	advertise := &altSvc{value: value}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		aw := &altSvcWriter{ResponseWriter: w, value: value, h3: r.ProtoMajor >= 3}
-		h.ServeHTTP(aw, r)
-		if !aw.wrote {
-			aw.fix() // the server writes the header of a handler that wrote nothing
+		var hook onhead.Hook = advertise
+		if r.ProtoMajor >= 3 {
+			hook = dropAltSvc{}
 		}
+		aw := onhead.New(w, hook)
+		h.ServeHTTP(aw, r)
+		aw.Finish()
 	})
 }
 
-// altSvcWriter replaces the Alt-Svc header when the header is written.
-type altSvcWriter struct {
-	http.ResponseWriter
-	value func() string
-	h3    bool
-	wrote bool // a final (non-1xx) header was written
-}
+// altSvc replaces the handler's Alt-Svc with this server's.
+type altSvc struct{ value func() string }
 
-// WriteHeader sets Alt-Svc, then writes the header.
-func (w *altSvcWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.fix()
-		w.wrote = code >= 200 || code == http.StatusSwitchingProtocols
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// Write writes the header first if the handler did not.
-func (w *altSvcWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush writes the header first if the handler did not, then flushes.
-func (w *altSvcWriter) Flush() {
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach Hijack, deadlines and the
-// like on the writer underneath.
-func (w *altSvcWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// fix drops the handler's Alt-Svc and, below HTTP/3, sets this server's.
-func (w *altSvcWriter) fix() {
-	hdr := w.ResponseWriter.Header()
-	delete(hdr, "Alt-Svc")
-	if w.h3 {
-		return
-	}
-	if v := w.value(); v != "" {
-		hdr["Alt-Svc"] = []string{v}
+func (a *altSvc) Head(h http.Header) {
+	delete(h, "Alt-Svc")
+	if v := a.value(); v != "" {
+		h["Alt-Svc"] = []string{v}
 	}
 }
 
-var _ http.Flusher = (*altSvcWriter)(nil)
+// dropAltSvc removes the handler's Alt-Svc from an HTTP/3 response.
+type dropAltSvc struct{}
+
+func (dropAltSvc) Head(h http.Header) { delete(h, "Alt-Svc") }

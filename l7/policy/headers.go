@@ -5,6 +5,7 @@ import (
 
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l7"
+	"github.com/bouncer-proxy/bouncer/l7/internal/onhead"
 )
 
 // headers applies a headers policy: request changes before the request
@@ -22,44 +23,18 @@ func headers(c *configs.HeadersPolicy) func(http.Handler) http.Handler {
 			if req != nil {
 				req.Apply(r.Header)
 			}
-			if resp != nil {
-				w = &headerWriter{ResponseWriter: w, ops: resp}
+			if resp == nil {
+				next.ServeHTTP(w, r)
+				return
 			}
-			next.ServeHTTP(w, r)
+			hw := onhead.New(w, (*responseOps)(resp))
+			next.ServeHTTP(hw, r)
+			hw.Finish()
 		})
 	}
 }
 
-// headerWriter applies response header changes once, when the head is
-// written (explicitly or by the first Write).
-type headerWriter struct {
-	http.ResponseWriter
-	ops  *l7.HeaderOps
-	done bool
-}
+// responseOps applies response header changes as an onhead hook.
+type responseOps l7.HeaderOps
 
-func (w *headerWriter) WriteHeader(code int) {
-	if !w.done && code >= 200 {
-		w.done = true
-		w.ops.Apply(w.ResponseWriter.Header())
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *headerWriter) Write(b []byte) (int, error) {
-	if !w.done {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush passes a flush on, so streamed responses stay streamed.
-func (w *headerWriter) Flush() {
-	if !w.done {
-		w.WriteHeader(http.StatusOK)
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (w *headerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (o *responseOps) Head(h http.Header) { (*l7.HeaderOps)(o).Apply(h) }
