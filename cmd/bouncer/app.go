@@ -198,7 +198,7 @@ func (a *App) Reload() error {
 // apply builds cfg, binds new listeners, swaps, then retires the old
 // generation. Called with a.mu held.
 func (a *App) apply(cfg *configs.Config) error {
-	g, err := build(cfg, deps{reg: a.reg, tr: a.tr, metrics: a.metrics, grpc: a.grpc, log: a.log, pol: a.pol})
+	g, err := build(cfg, deps{reg: a.reg, tr: a.tr, metrics: a.metrics, grpc: a.grpc, log: a.log, pol: a.pol, prev: a.cur})
 	if err != nil {
 		return err
 	}

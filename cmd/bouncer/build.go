@@ -11,6 +11,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
 	"github.com/bouncer-proxy/bouncer/l7"
+	"github.com/bouncer-proxy/bouncer/l7/aggregate"
 	"github.com/bouncer-proxy/bouncer/l7/policy"
 	"github.com/bouncer-proxy/bouncer/l7/policy/traffic"
 	"github.com/bouncer-proxy/bouncer/l7/proxy"
@@ -27,6 +28,8 @@ type generation struct {
 	trans    map[string]*transcode.Handler // transcode routes' handlers, by route name
 	policies *policy.Set                   // the named policies; closed when the generation retires
 	mirrors  []*traffic.Mirror             // routes' mirrors, whose shadow requests a shutdown waits for
+	// named aggregate routes, whose breakers the next generation takes over
+	aggregates map[string]*aggregate.Aggregator
 }
 
 // deps is what a build uses that outlives it.
@@ -37,6 +40,7 @@ type deps struct {
 	grpc    *grpcSources
 	log     *slog.Logger
 	pol     *policy.State // policies' state kept across reloads
+	prev    *generation   // the generation this build replaces (nil: none), read only
 }
 
 // build compiles cfg into a generation: clusters (reusing endpoint state
@@ -47,7 +51,7 @@ func build(cfg *configs.Config, d deps) (*generation, error) {
 	var errs configs.Errors
 	trusted := trustedOf(cfg)
 	g := &generation{cfg: cfg, clusters: map[string]*upstream.Cluster{}, grpc: map[string]*grpcSource{},
-		trans: map[string]*transcode.Handler{}}
+		trans: map[string]*transcode.Handler{}, aggregates: map[string]*aggregate.Aggregator{}}
 	names := make([]string, 0, len(cfg.Upstreams))
 	for name := range cfg.Upstreams {
 		names = append(names, name)

@@ -171,3 +171,59 @@ upstreams:
 		t.Errorf("exit code %d", code)
 	}
 }
+
+// TestAggregateBreakerKeptOnReload: a named aggregate route's open
+// breaker stays open across a reload that changes something else, so
+// the failing backend is not called again before the cooldown.
+func TestAggregateBreakerKeptOnReload(t *testing.T) {
+	var hits atomic.Int32
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(failing.Close)
+	const text = `
+admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+routes:
+  - name: summary
+    match: {prefix: /summary}
+    aggregate:
+      on_error: partial
+      breaker_threshold: 1
+      breaker_cooldown: 1h
+      calls: [{name: users, upstream: users, path: /u}]
+  - {match: {prefix: /hello}, respond: {body: %q}}
+upstreams:
+  users: {endpoints: [%q]}
+`
+	backend := strings.TrimPrefix(failing.URL, "http://")
+	path, target := unwatchedConfig(t, fmt.Sprintf(text, "v1", backend))
+	p := startBouncer(t, path)
+	base := p.url("web")
+	message := func() string {
+		r := send(t, "GET", base+"/summary", nil)
+		var body struct {
+			Errors map[string]struct {
+				Message string `json:"message"`
+			} `json:"_errors"`
+		}
+		if err := json.Unmarshal([]byte(r.body), &body); err != nil {
+			t.Fatalf("summary: %d %s", r.status, r.body)
+		}
+		return body.Errors["users"].Message
+	}
+	if m := message(); m != "status 500" || hits.Load() != 1 {
+		t.Fatalf("first call: %q, %d hits", m, hits.Load())
+	}
+	writeFile(t, target, fmt.Sprintf(text, "v2", backend))
+	p.signal(syscall.SIGHUP)
+	p.waitStatus("reloaded", func(s reloadStatus) bool { return s.Reloads >= 1 })
+	if r := send(t, "GET", base+"/hello", nil); r.body != "v2" {
+		t.Fatalf("after the reload: %q", r.body)
+	}
+	if m := message(); m != "circuit open" || hits.Load() != 1 {
+		t.Errorf("after the reload: %q, %d hits; want the breaker still open", m, hits.Load())
+	}
+}

@@ -183,11 +183,17 @@ type Options struct {
 	Observe func(call string, status int, d time.Duration)
 	// Now is the breaker's clock; default time.Now. For tests.
 	Now func() time.Time
+	// Previous is this route's Aggregator under the config before (a
+	// reload), if any: a call with the same name, target and breaker
+	// settings keeps its breaker, open or closed, so a reload does not
+	// send traffic again to a backend its breaker is keeping away.
+	Previous *Aggregator
 }
 
 // Aggregator is a compiled aggregate route: an http.Handler, immutable
 // apart from its breakers, safe for concurrent use. A new Aggregator
-// (a reload) starts with closed breakers.
+// takes over the breakers of Options.Previous that still apply; the
+// others start closed.
 type Aggregator struct {
 	calls     []*plan // in declaration order
 	roots     []int   // calls without dependencies

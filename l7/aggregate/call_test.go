@@ -197,6 +197,41 @@ func TestBreaker(t *testing.T) {
 	}
 }
 
+// TestBreakerKeptAcrossReload: an Aggregator built with Previous keeps
+// the open breaker of a call with the same name, target and settings;
+// a call whose settings changed starts closed.
+func TestBreakerKeptAcrossReload(t *testing.T) {
+	e := newEnv(t)
+	var hits atomic.Int32
+	e.upstream("b", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	opts := func(threshold int, prev *aggregate.Aggregator) aggregate.Options {
+		return aggregate.Options{Calls: []aggregate.Call{{Name: "b", Target: "b", Path: "/"}},
+			BreakerThreshold: threshold, BreakerCooldown: time.Hour, OnError: aggregate.OnErrorPartial, Previous: prev}
+	}
+	message := func(a *aggregate.Aggregator) string {
+		_, body := call(t, a, "/agg", nil)
+		errs, _ := body["_errors"].(map[string]any)
+		b, _ := errs["b"].(map[string]any)
+		m, _ := b["message"].(string)
+		return m
+	}
+	first := e.build(opts(1, nil))
+	if m := message(first); m != "status 500" {
+		t.Fatalf("first call: %q", m)
+	}
+	same := e.build(opts(1, first))
+	if m := message(same); m != "circuit open" || hits.Load() != 1 {
+		t.Errorf("after a reload with the same settings: %q, %d hits; want the breaker still open", m, hits.Load())
+	}
+	changed := e.build(opts(2, same))
+	if m := message(changed); m != "status 500" || hits.Load() != 2 {
+		t.Errorf("after a reload with another threshold: %q, %d hits; want a closed breaker", m, hits.Load())
+	}
+}
+
 // TestObserve reports each attempted call's status; skipped calls are not.
 func TestObserve(t *testing.T) {
 	e := newEnv(t)

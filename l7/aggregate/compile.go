@@ -14,6 +14,7 @@ import (
 // plan is a compiled Call.
 type plan struct {
 	name       string
+	targetName string // Call.Target
 	target     http.Handler
 	method     string
 	path       template
@@ -57,7 +58,10 @@ func (a *Aggregator) compile(opts Options, targets Targets) error {
 			return fmt.Errorf("aggregate: call %q: %w", c.Name, err)
 		}
 		if opts.BreakerThreshold > 0 {
-			p.breaker = newBreaker(opts.BreakerThreshold, opts.BreakerCooldown, opts.Now)
+			p.breaker = opts.Previous.breakerFor(p, opts)
+			if p.breaker == nil {
+				p.breaker = newBreaker(opts.BreakerThreshold, opts.BreakerCooldown, opts.Now)
+			}
 		}
 		a.calls = append(a.calls, p)
 		for _, r := range p.refs() {
@@ -66,6 +70,25 @@ func (a *Aggregator) compile(opts Options, targets Targets) error {
 		}
 	}
 	return a.link()
+}
+
+// breakerFor is the breaker of a's call that p continues (same name,
+// target and settings), or nil. a may be nil.
+func (a *Aggregator) breakerFor(p *plan, opts Options) *breaker {
+	if a == nil {
+		return nil
+	}
+	cooldown := opts.BreakerCooldown
+	if cooldown == 0 {
+		cooldown = DefaultBreakerCooldown
+	}
+	for _, old := range a.calls {
+		if b := old.breaker; b != nil && old.name == p.name && old.targetName == p.targetName &&
+			b.threshold == opts.BreakerThreshold && b.cooldown == cooldown {
+			return b
+		}
+	}
+	return nil
 }
 
 func checkName(name string) error {
@@ -84,7 +107,7 @@ func checkName(name string) error {
 }
 
 func compileCall(c Call, names map[string]int, targets Targets) (*plan, error) {
-	p := &plan{name: c.Name, method: c.Method, timeout: c.Timeout, optional: c.Optional}
+	p := &plan{name: c.Name, targetName: c.Target, method: c.Method, timeout: c.Timeout, optional: c.Optional}
 	if p.target = targets[c.Target]; p.target == nil {
 		return nil, fmt.Errorf("unknown target %q", c.Target)
 	}
