@@ -61,8 +61,9 @@ func (a *App) prepareACME(cfg *configs.Config) (*acmeChange, error) {
 	if err == nil {
 		o.Storage, o.Logger = storage, a.log
 		if a.acme.mgr == nil {
-			err = a.newACME(o, c)
-			c = nil // in force already: the new manager has nothing to keep
+			if err = a.newACME(o, c); err == nil {
+				return nil, nil // in force already: nothing to commit
+			}
 		} else {
 			c.prep, err = a.acme.mgr.Prepare(o)
 		}

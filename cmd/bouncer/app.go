@@ -202,7 +202,7 @@ func (a *App) apply(cfg *configs.Config) error {
 	if err != nil {
 		return err
 	}
-	started, keep, acmeChange, err := a.bindListeners(cfg)
+	started, keep, certs, err := a.bindListeners(cfg)
 	if err != nil {
 		g.policies.Close()
 		return err
@@ -215,11 +215,11 @@ func (a *App) apply(cfg *configs.Config) error {
 		closeAll(started)
 		a.closeUnusedPorts()
 		g.policies.Close()
-		acmeChange.abort()
+		certs.abort()
 		return err
 	}
 	// Nothing fails from here on: the new generation takes over.
-	acmeChange.commit()
+	certs.commit()
 	a.gen++
 	g.snap.Generation = a.gen
 	a.gw.Swap(g.snap)
