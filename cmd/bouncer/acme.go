@@ -58,17 +58,19 @@ func (a *App) prepareACME(cfg *configs.Config) (*acmeChange, error) {
 		return nil, err
 	}
 	o, err := acmeOptions(cfg)
-	if err == nil {
-		o.Storage, o.Logger = storage, a.log
-		if a.acme.mgr == nil {
-			if err = a.newACME(o, c); err == nil {
-				return nil, nil // in force already: nothing to commit
-			}
-		} else {
-			c.prep, err = a.acme.mgr.Prepare(o)
-		}
-	}
 	if err != nil {
+		c.abort()
+		return nil, err
+	}
+	o.Storage, o.Logger = storage, a.log
+	if a.acme.mgr == nil { // the first manager is in force at once: nothing to commit
+		if err := a.newACME(o, c); err != nil {
+			c.abort()
+			return nil, err
+		}
+		return nil, nil
+	}
+	if c.prep, err = a.acme.mgr.Prepare(o); err != nil {
 		c.abort()
 		return nil, err
 	}
