@@ -298,13 +298,16 @@ func hostPort(url string) string {
 }
 
 // freePort returns a loopback address that was free a moment ago. It is
-// racy in principle (another process may take the port before bouncer
-// binds it) and used only where bouncer cannot report the port it bound:
-// a listener added by a reload, and the sample backend, whose address an
-// upstream must name in the same config.
+// racy in principle (something may take the port before bouncer binds
+// it) and used only where bouncer cannot report the port it bound: a
+// listener added by a reload, and the sample backends, whose addresses
+// an upstream must name in the same config. The address is on 127.0.0.3,
+// which nothing else in the tests uses: on 127.0.0.1 the parallel tests'
+// outgoing connections take ephemeral ports all the time, and one of them
+// took such a port between the check and the bind (seen in a -count=3 run).
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.3:0")
 	if err != nil {
 		t.Fatal(err)
 	}

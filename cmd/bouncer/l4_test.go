@@ -643,7 +643,7 @@ func TestL4UDPFailedReloadKeepsRoutes(t *testing.T) {
 		return fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
 listeners:
   - {name: web, address: "127.0.0.1:0"}
-  - {name: dns, address: "127.0.0.1:%%s", protocols: [udp]}
+  - {name: dns, address: %%q, protocols: [udp]}
 %s
 routes:
   - respond: {status: 200}
@@ -655,9 +655,8 @@ upstreams:
 `, extra, upstream, e1, e2)
 	}
 	port := freePort(t)
-	_, portNum, _ := net.SplitHostPort(port)
 	path := filepath.Join(t.TempDir(), "bouncer.yaml")
-	writeFile(t, path, fmt.Sprintf(cfg("e1", ""), portNum))
+	writeFile(t, path, fmt.Sprintf(cfg("e1", ""), port))
 	p := startBouncer(t, path)
 	ask := func() string {
 		c, err := net.Dial("udp", port)
@@ -679,7 +678,7 @@ upstreams:
 	if got := ask(); got != "e1: q" {
 		t.Fatalf("before the reload: %q", got)
 	}
-	bad := fmt.Sprintf(cfg("e2", fmt.Sprintf("  - {name: dns2, address: %q, protocols: [udp]}", taken.LocalAddr())), portNum)
+	bad := fmt.Sprintf(cfg("e2", fmt.Sprintf("  - {name: dns2, address: %q, protocols: [udp]}", taken.LocalAddr())), port)
 	bad = strings.Replace(bad, "  - {listeners: [dns], udp: {upstream: e2}}", "  - {listeners: [dns, dns2], udp: {upstream: e2}}", 1)
 	writeFile(t, path, bad)
 	if code, body := httpDo(t, http.MethodPost, p.admin+"/reload"); code == 200 {
