@@ -54,6 +54,9 @@ type App struct {
 	udp     map[string]*udpPort // by listener name; written under mu and udpMu
 	udpMu   sync.Mutex          // lets the metrics collector read udp without mu
 	conns   connGate            // server.max_connections over every port
+	// shadows counts the mirrors of retired generations whose shadow
+	// requests are still being waited for (each up to its shutdown_timeout)
+	shadows sync.WaitGroup
 }
 
 // source is where configs come from.
@@ -252,6 +255,7 @@ func (a *App) apply(cfg *configs.Config) error {
 	a.closeUnusedPorts()
 	a.startACME()
 	a.retirePolicies(cfg)
+	a.retireMirrors(cfg.Server.ShutdownTimeout.D())
 	a.cur = g
 	a.status.Generation, a.status.LoadedAt = a.gen, time.Now()
 	a.metrics.ConfigGeneration.Set(float64(a.gen))
@@ -300,6 +304,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 			wg.Go(func() { _ = m.Drain(ctx) })
 		}
 	}
+	wg.Go(func() { waitCtx(ctx, &a.shadows) }) // and those of retired generations
 	wg.Wait()
 	a.servers = map[string]*runningServer{}
 	for _, u := range a.udp {
@@ -441,6 +446,34 @@ func (a *App) retirePolicies(cfg *configs.Config) {
 		a.cur.policies.Close()
 	}
 	a.pol.Retain(policyNames(cfg))
+}
+
+// retireMirrors lets the shadow requests of the generation being replaced
+// end, up to timeout, where Shutdown can wait for them.
+func (a *App) retireMirrors(timeout time.Duration) {
+	if a.cur == nil {
+		return
+	}
+	for _, m := range a.cur.mirrors {
+		a.shadows.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			_ = m.Drain(ctx)
+		})
+	}
+}
+
+// waitCtx waits for wg until ctx ends.
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 func policyNames(cfg *configs.Config) map[string]bool {

@@ -125,8 +125,15 @@ upstreams:
 
 // TestMirrorDrainOnSIGTERM: a shadow request still running when SIGTERM
 // arrives is waited for, like the client requests in flight: Bouncer stays
-// up (its admin API answers, not ready) until the shadow has answered.
+// up (its admin API answers, not ready) until the shadow has answered. So
+// is one sent before a reload replaced the mirror.
 func TestMirrorDrainOnSIGTERM(t *testing.T) {
+	for _, reload := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reload=%v", reload), func(t *testing.T) { mirrorDrain(t, reload) })
+	}
+}
+
+func mirrorDrain(t *testing.T, reload bool) {
 	primary := newNamedBackend(t, "primary")
 	arrived, release, outcome := make(chan struct{}, 1), make(chan struct{}), make(chan string, 1)
 	shadow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -140,22 +147,29 @@ func TestMirrorDrainOnSIGTERM(t *testing.T) {
 		}
 	}))
 	t.Cleanup(shadow.Close)
-	p := startConfig(t, fmt.Sprintf(`
+	const text = `
 admin: {address: "127.0.0.1:0"}
 server: {shutdown_timeout: 20s}
 listeners:
   - {name: web, address: "127.0.0.1:0"}
 routes:
   - proxy: {upstream: primary}
-    mirror: {upstream: shadow, percent: 100, timeout: 30s}
+    mirror: {upstream: shadow, percent: %d, timeout: 30s}
 upstreams:
   primary: {endpoints: [%q]}
   shadow: {endpoints: [%q]}
-`, primary.addr, strings.TrimPrefix(shadow.URL, "http://")))
+`
+	path, target := unwatchedConfig(t, fmt.Sprintf(text, 100, primary.addr, strings.TrimPrefix(shadow.URL, "http://")))
+	p := startBouncer(t, path)
 	if r := send(t, "GET", p.url("web")+"/x", nil); r.status != http.StatusOK {
 		t.Fatalf("primary: %d %s", r.status, r.body)
 	}
 	<-arrived
+	if reload { // the new mirror samples at 99%: a new generation, nothing in flight
+		writeFile(t, target, fmt.Sprintf(text, 99, primary.addr, strings.TrimPrefix(shadow.URL, "http://")))
+		p.signal(syscall.SIGHUP)
+		p.waitStatus("reloaded", func(s reloadStatus) bool { return s.Reloads >= 1 })
+	}
 	p.signal(syscall.SIGTERM)
 	// The admin API closes last: answering "not ready" twice shows the
 	// drain under way and not over.
