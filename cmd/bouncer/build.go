@@ -28,7 +28,8 @@ type generation struct {
 	trans    map[string]*transcode.Handler // transcode routes' handlers, by route name
 	policies *policy.Set                   // the named policies; closed when the generation retires
 	mirrors  []*traffic.Mirror             // routes' mirrors, whose shadow requests a shutdown waits for
-	// named aggregate routes, whose breakers the next generation takes over
+	// aggregate routes by name (or place in the file), whose breakers the
+	// next generation takes over
 	aggregates map[string]*aggregate.Aggregator
 }
 

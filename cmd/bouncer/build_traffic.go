@@ -147,16 +147,18 @@ func aggregateTerminal(cfg *configs.Config, p string, rc configs.Route, g *gener
 			Body: c.Body, After: c.After, Timeout: c.Timeout.D(), Retries: c.Retries, Optional: c.Optional, Fields: c.Fields,
 		})
 	}
-	if rc.Name != "" && d.prev != nil {
-		o.Previous = d.prev.aggregates[rc.Name] // its open breakers stay open
+	key := rc.Name // the route across reloads: its name, else its place in the file
+	if key == "" {
+		key = p
+	}
+	if d.prev != nil {
+		o.Previous = d.prev.aggregates[key] // its open breakers stay open
 	}
 	ag, err := aggregate.New(o, targets)
 	if err != nil {
 		return nil, cfg.Errorf(p+".aggregate", "%v", err)
 	}
-	if rc.Name != "" {
-		g.aggregates[rc.Name] = ag
-	}
+	g.aggregates[key] = ag
 	return ag, nil
 }
 

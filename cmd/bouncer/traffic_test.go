@@ -186,10 +186,17 @@ upstreams:
 	}
 }
 
-// TestAggregateBreakerKeptOnReload: a named aggregate route's open
-// breaker stays open across a reload that changes something else, so
-// the failing backend is not called again before the cooldown.
+// TestAggregateBreakerKeptOnReload: an aggregate route's open breaker
+// stays open across a reload that changes something else, so the failing
+// backend is not called again before the cooldown; a route without a name
+// is known by its place in the file.
 func TestAggregateBreakerKeptOnReload(t *testing.T) {
+	for _, name := range []string{"name: summary\n    ", ""} {
+		t.Run(fmt.Sprintf("named=%v", name != ""), func(t *testing.T) { aggregateBreakerReload(t, name) })
+	}
+}
+
+func aggregateBreakerReload(t *testing.T, name string) {
 	var hits atomic.Int32
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -201,8 +208,7 @@ admin: {address: "127.0.0.1:0"}
 listeners:
   - {name: web, address: "127.0.0.1:0"}
 routes:
-  - name: summary
-    match: {prefix: /summary}
+  - %smatch: {prefix: /summary}
     aggregate:
       on_error: partial
       breaker_threshold: 1
@@ -213,7 +219,7 @@ upstreams:
   users: {endpoints: [%q]}
 `
 	backend := strings.TrimPrefix(failing.URL, "http://")
-	path, target := unwatchedConfig(t, fmt.Sprintf(text, "v1", backend))
+	path, target := unwatchedConfig(t, fmt.Sprintf(text, name, "v1", backend))
 	p := startBouncer(t, path)
 	base := p.url("web")
 	message := func() string {
@@ -231,7 +237,7 @@ upstreams:
 	if m := message(); m != "status 500" || hits.Load() != 1 {
 		t.Fatalf("first call: %q, %d hits", m, hits.Load())
 	}
-	writeFile(t, target, fmt.Sprintf(text, "v2", backend))
+	writeFile(t, target, fmt.Sprintf(text, name, "v2", backend))
 	p.signal(syscall.SIGHUP)
 	p.waitStatus("reloaded", func(s reloadStatus) bool { return s.Reloads >= 1 })
 	if r := send(t, "GET", base+"/hello", nil); r.body != "v2" {
