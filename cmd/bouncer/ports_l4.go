@@ -11,6 +11,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/l4"
 	"github.com/bouncer-proxy/bouncer/l4/peek"
 	"github.com/bouncer-proxy/bouncer/l4/router"
+	"github.com/bouncer-proxy/bouncer/listener"
 )
 
 // portL4 is the TCP-routing side of a port: its state, the server of its
@@ -66,7 +67,7 @@ func (g *connGate) admit(c net.Conn) (net.Conn, bool) {
 		g.n.Add(-1)
 		return c, false
 	}
-	return &releaseConn{Conn: c, release: func() { g.n.Add(-1) }}, true
+	return listener.OnClose(c, func() { g.n.Add(-1) }), true
 }
 
 // inspect routes one connection of a port whose listener has tcp: the
@@ -84,7 +85,7 @@ func (p *port) inspect(st *l4State, c net.Conn) {
 			p.refuse(st.listener, c, string(reason))
 			return
 		}
-		c = &releaseConn{Conn: c, release: func() { st.limiter.Release(client.Addr()) }}
+		c = listener.OnClose(c, func() { st.limiter.Release(client.Addr()) })
 	}
 	var hello peek.Hello
 	var peeked []byte
@@ -157,35 +158,4 @@ func (p *port) drainL4(ctx context.Context) {
 		l.cancel() // Serve closes both sides and returns
 		<-idle
 	}
-}
-
-// releaseConn gives back a per-client slot once, when closed.
-type releaseConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *releaseConn) Close() error {
-	c.once.Do(c.release)
-	return c.Conn.Close()
-}
-
-// TCP lets the L4 pipe splice the socket underneath.
-func (c *releaseConn) TCP() *net.TCPConn {
-	switch v := c.Conn.(type) {
-	case *net.TCPConn:
-		return v
-	case interface{ TCP() *net.TCPConn }:
-		return v.TCP()
-	}
-	return nil
-}
-
-// CloseWrite half-closes the socket underneath.
-func (c *releaseConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
 }

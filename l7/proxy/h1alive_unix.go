@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"net"
 	"syscall"
+
+	"github.com/bouncer-proxy/bouncer/listener"
 )
 
 // aliveProbe returns a check that an idle connection is still open and
@@ -16,7 +18,7 @@ import (
 func aliveProbe(nc net.Conn) func() bool {
 	for {
 		switch c := nc.(type) {
-		case *countedConn:
+		case *listener.ReleaseConn:
 			nc = c.Conn
 			continue
 		case *tls.Conn:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/listener"
 	"github.com/bouncer-proxy/bouncer/tls/mtls"
 )
 
@@ -137,7 +138,7 @@ func newTransport(cfg configs.Upstream, gate *gateRef) (http.RoundTripper, error
 			release()
 			return nil, err
 		}
-		return &countedConn{Conn: c, release: release}, nil
+		return listener.OnClose(c, release), nil
 	}
 	switch cfg.Protocol {
 	case "h2c", "h2":
@@ -206,16 +207,4 @@ func MTLS(c *configs.UpstreamTLS) mtls.UpstreamTLS {
 		u.CAFiles = []string{c.CAFile}
 	}
 	return u
-}
-
-// countedConn releases its connection-limit slot once, on Close.
-type countedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *countedConn) Close() error {
-	c.once.Do(c.release)
-	return c.Conn.Close()
 }
