@@ -6,31 +6,12 @@ import (
 	"testing"
 
 	"github.com/bouncer-proxy/bouncer/bench/internal/harness"
+	"github.com/bouncer-proxy/bouncer/internal/testsvc"
 )
 
 // serveTCP handles every connection of a loopback listener with handle
 // until the test ends, and returns its address.
-func serveTCP(t *testing.T, handle func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
+func serveTCP(t *testing.T, handle func(net.Conn)) string { return testsvc.ServeTCP(t, handle) }
 
 func TestCheckTCP(t *testing.T) {
 	source := serveTCP(t, func(c net.Conn) {

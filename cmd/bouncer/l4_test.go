@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bouncer-proxy/bouncer/internal/testsvc"
 	"github.com/bouncer-proxy/bouncer/listener/proxyproto"
 	"github.com/bouncer-proxy/bouncer/tls/certstest"
 )
@@ -34,17 +35,7 @@ func tcpBackend(t *testing.T, name string, readProxy bool) string {
 // serveAll runs serve on every connection ln accepts until the test ends,
 // and returns ln's address.
 func serveAll(t *testing.T, ln net.Listener, serve func(net.Conn)) string {
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(c)
-		}
-	}()
-	return ln.Addr().String()
+	return testsvc.Serve(t, ln, serve)
 }
 
 func serveLines(c net.Conn, name string, readProxy bool) {

@@ -6,31 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bouncer-proxy/bouncer/internal/testsvc"
 )
 
-// serve accepts on a loopback port of the kernel's choice and handles each
-// connection with handle until the test ends; it returns the address.
-func serve(t *testing.T, handle func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
+// serve handles each connection to a loopback port with handle until the
+// test ends; it returns the address.
+func serve(t *testing.T, handle func(net.Conn)) string { return testsvc.ServeTCP(t, handle) }
 
 func source(c net.Conn) {
 	chunk := make([]byte, 256<<10)
