@@ -84,6 +84,7 @@ type docField struct {
 	Default  string       // default tag (YAML text), "" when none
 	Enum     []string     // enum tag, split; for a slice it applies to elements
 	Required bool         // required:"true"
+	Secret   bool         // secret:"true": shown redacted (Redact)
 	Type     reflect.Type // the Go field type
 	goName   string
 }
@@ -99,7 +100,11 @@ func docFields(t reflect.Type) []docField {
 			continue
 		}
 		f := docField{Key: key, Doc: sf.Tag.Get("doc"), Default: sf.Tag.Get("default"),
-			Required: sf.Tag.Get("required") == "true", Type: sf.Type, goName: sf.Name}
+			Required: sf.Tag.Get("required") == "true", Secret: sf.Tag.Get("secret") == "true",
+			Type: sf.Type, goName: sf.Name}
+		if f.Secret {
+			f.Doc += " A secret: the admin API's /config shows it as `" + Redacted + "`."
+		}
 		if e := sf.Tag.Get("enum"); e != "" {
 			f.Enum = strings.Split(e, ",")
 		}

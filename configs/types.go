@@ -403,7 +403,7 @@ type Upstream struct {
 type UpstreamGRPC struct {
 	Reflection         bool              `yaml:"reflection" default:"true" doc:"Fetch descriptors from every endpoint through gRPC server reflection (v1, else v1alpha)."`
 	Protoset           string            `yaml:"protoset" doc:"A binary FileDescriptorSet file used instead of reflection (set reflection: false)."`
-	ReflectionMetadata map[string]string `yaml:"reflection_metadata" doc:"gRPC metadata sent on reflection calls only, such as an authorization header."`
+	ReflectionMetadata map[string]string `yaml:"reflection_metadata" secret:"true" doc:"gRPC metadata sent on reflection calls only, such as an authorization header."`
 	RefreshInterval    Duration          `yaml:"refresh_interval" default:"60s" doc:"How often descriptors are fetched again; changes are served without a reload (0: only at start and on demand)."`
 }
 
@@ -504,14 +504,14 @@ type RFC2136 struct {
 	Zone         string   `yaml:"zone" doc:"The zone updated (default: found with an SOA query for each name)."`
 	KeyName      string   `yaml:"key_name" required:"true" doc:"TSIG key name."`
 	KeyAlgorithm string   `yaml:"key_algorithm" default:"hmac-sha256" enum:"hmac-sha256,hmac-sha512" doc:"TSIG algorithm."`
-	KeySecret    string   `yaml:"key_secret" required:"true" doc:"TSIG secret (base64)."`
+	KeySecret    string   `yaml:"key_secret" secret:"true" required:"true" doc:"TSIG secret (base64)."`
 	Timeout      Duration `yaml:"timeout" default:"10s" doc:"Time for each exchange with the server."`
 }
 
 // EAB is an ACME external account binding.
 type EAB struct {
 	KeyID  string `yaml:"key_id" required:"true" doc:"Key identifier given by the CA."`
-	MACKey string `yaml:"mac_key" required:"true" doc:"HMAC key given by the CA (base64url)."`
+	MACKey string `yaml:"mac_key" secret:"true" required:"true" doc:"HMAC key given by the CA (base64url)."`
 }
 
 // ACMEStorage picks the certificate storage: files unless Redis is set.
@@ -523,7 +523,7 @@ type ACMEStorage struct {
 type RedisStorage struct {
 	Address  string   `yaml:"address" required:"true" doc:"host:port of the Redis server."`
 	Username string   `yaml:"username" doc:"ACL user name."`
-	Password string   `yaml:"password" doc:"Password."`
+	Password string   `yaml:"password" secret:"true" doc:"Password."`
 	DB       int      `yaml:"db" default:"0" doc:"Database number."`
 	Prefix   string   `yaml:"prefix" default:"'bouncer:certmagic:'" doc:"Prefix of every key written."`
 	LockTTL  Duration `yaml:"lock_ttl" default:"60s" doc:"Lease of a lock; a holder renews it every third of this, and a crashed holder's lock frees itself after it."`

@@ -25,7 +25,7 @@ type Policy struct {
 type JWTPolicy struct {
 	JWKSURL            string            `yaml:"jwks_url" doc:"URL of the JSON Web Key Set; fetched at start, refreshed in the background and on an unknown key id (at most once per min_refresh_interval), kept across reloads."`
 	KeyFiles           []string          `yaml:"key_files" doc:"PEM public keys or certificates, or JWKS JSON files."`
-	Secret             string            `yaml:"secret" doc:"Shared secret for HS256/384/512; only when set, never together with jwks_url or key_files (prefer asymmetric keys)."`
+	Secret             string            `yaml:"secret" secret:"true" doc:"Shared secret for HS256/384/512; only when set, never together with jwks_url or key_files (prefer asymmetric keys)."`
 	Algorithms         []string          `yaml:"algorithms" doc:"Accepted algorithms (default: every asymmetric one the keys support; HS* with secret). none is never accepted."`
 	Issuers            []string          `yaml:"issuers" doc:"Accepted iss values (default: any)."`
 	Audiences          []string          `yaml:"audiences" doc:"Accepted aud values: the token must name one of them (default: any)."`
@@ -67,7 +67,7 @@ type APIKeyPolicy struct {
 // APIKeyItem is one accepted key.
 type APIKeyItem struct {
 	Consumer string            `yaml:"consumer" required:"true" doc:"Consumer the key belongs to."`
-	Hash     string            `yaml:"hash" required:"true" doc:"sha256:<hex> of the key (bouncer hash-key prints it); the key itself is never stored."`
+	Hash     string            `yaml:"hash" secret:"true" required:"true" doc:"sha256:<hex> of the key (bouncer hash-key prints it); the key itself is never stored."`
 	Metadata map[string]string `yaml:"metadata" doc:"Consumer metadata, readable by authorize expressions."`
 }
 
@@ -80,7 +80,7 @@ type BasicAuthPolicy struct {
 // BasicUser is one user of basic_auth.
 type BasicUser struct {
 	Name     string            `yaml:"name" required:"true" doc:"User name."`
-	Hash     string            `yaml:"hash" required:"true" doc:"bcrypt hash of the password ($2a$, $2b$ or $2y$)."`
+	Hash     string            `yaml:"hash" secret:"true" required:"true" doc:"bcrypt hash of the password ($2a$, $2b$ or $2y$)."`
 	Consumer string            `yaml:"consumer" doc:"Consumer name (default: the user name)."`
 	Metadata map[string]string `yaml:"metadata" doc:"Consumer metadata."`
 }
@@ -104,8 +104,8 @@ type MTLSConsumer struct {
 type IntrospectionPolicy struct {
 	URL              string       `yaml:"url" required:"true" doc:"The introspection endpoint."`
 	ClientID         string       `yaml:"client_id" doc:"Client id used to authenticate to the endpoint (HTTP Basic)."`
-	ClientSecret     string       `yaml:"client_secret" doc:"Its secret."`
-	TokenTypeHint    string       `yaml:"token_type_hint" doc:"token_type_hint sent with each call (such as access_token)."`
+	ClientSecret     string       `yaml:"client_secret" secret:"true" doc:"Its secret."`
+	TokenTypeHint    string       `yaml:"token_type_hint" secret:"false" doc:"token_type_hint sent with each call (such as access_token)."`
 	Timeout          Duration     `yaml:"timeout" default:"2s" doc:"Time one call may take; a failed call refuses the request with 503."`
 	CacheTTL         Duration     `yaml:"cache_ttl" default:"60s" doc:"How long an active answer is reused (never past the token's exp)."`
 	NegativeCacheTTL Duration     `yaml:"negative_cache_ttl" default:"10s" doc:"How long an inactive answer is reused."`
@@ -123,7 +123,7 @@ type ExtAuthzPolicy struct {
 	UpstreamHeaders []string `yaml:"upstream_headers" doc:"Headers of an allowing answer copied onto the request sent upstream."`
 	ClientHeaders   []string `yaml:"client_headers" doc:"Headers of a denying answer copied onto the response to the client."`
 	ConsumerHeader  string   `yaml:"consumer_header" doc:"Header of an allowing answer that names the consumer."`
-	CacheKey        []string `yaml:"cache_key" doc:"Request headers whose values key a cache of answers (empty: no cache)."`
+	CacheKey        []string `yaml:"cache_key" secret:"false" doc:"Request headers whose values key a cache of answers (empty: no cache)."`
 	CacheTTL        Duration `yaml:"cache_ttl" default:"10s" doc:"How long a cached answer is reused."`
 	FailOpen        bool     `yaml:"fail_open" default:"false" doc:"Allow requests when the service cannot be reached (default: refuse with 503)."`
 }
@@ -144,7 +144,7 @@ type AuthorizePolicy struct {
 
 // RateLimitPolicy limits requests per key.
 type RateLimitPolicy struct {
-	Key      string      `yaml:"key" default:"client_ip" doc:"What is counted: client_ip, route (one bucket per route listing the policy), consumer, header:NAME, claim:NAME, or cel:EXPRESSION (a string; requests for which it is empty are not limited)."`
+	Key      string      `yaml:"key" secret:"false" default:"client_ip" doc:"What is counted: client_ip, route (one bucket per route listing the policy), consumer, header:NAME, claim:NAME, or cel:EXPRESSION (a string; requests for which it is empty are not limited)."`
 	Limits   []RateLimit `yaml:"limits" required:"true" doc:"Rates that must all allow a request."`
 	Store    string      `yaml:"store" default:"local" enum:"local,redis" doc:"local: counters in this process; redis: shared by every instance through the top-level redis server."`
 	FailOpen bool        `yaml:"fail_open" default:"false" doc:"With store redis: admit requests when Redis cannot be reached (default: refuse with 503)."`
@@ -213,7 +213,7 @@ type HeadersPolicy struct {
 type RedisServer struct {
 	Address  string   `yaml:"address" required:"true" doc:"host:port of the Redis server."`
 	Username string   `yaml:"username" doc:"ACL user name."`
-	Password string   `yaml:"password" doc:"Password."`
+	Password string   `yaml:"password" secret:"true" doc:"Password."`
 	DB       int      `yaml:"db" default:"0" doc:"Database number."`
 	Prefix   string   `yaml:"prefix" default:"'bouncer:'" doc:"Prefix of every key written."`
 	Timeout  Duration `yaml:"timeout" default:"50ms" doc:"Time one call may take before the policy's failure behaviour applies."`

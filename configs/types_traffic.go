@@ -6,7 +6,7 @@ type SplitAction struct {
 	Weights   []SplitWeight `yaml:"weights" required:"true" doc:"Upstreams and their shares (weights 0 to 10000; 0 drains one). The route's proxy.upstream must be one of them; the proxy's timeouts and retries apply to all."`
 	Rules     []SplitRule   `yaml:"rules" doc:"Checked in order before the weights: the first rule that matches picks its upstream (blue/green, beta users)."`
 	Sticky    string        `yaml:"sticky" doc:"Keep each user on one side by a hash of: client_ip, consumer, header:NAME or cookie:NAME (empty: a random draw per request)."`
-	Salt      string        `yaml:"salt" doc:"Mixed into the sticky hash, so two splits place the same user independently."`
+	Salt      string        `yaml:"salt" secret:"false" doc:"Mixed into the sticky hash, so two splits place the same user independently."`
 	PinCookie *PinCookie    `yaml:"pin_cookie" doc:"Remember the upstream drawn for a client without a sticky key in a signed cookie."`
 }
 
@@ -29,7 +29,7 @@ type SplitRule struct {
 type PinCookie struct {
 	Name   string   `yaml:"name" default:"bouncer-split" doc:"Cookie name."`
 	TTL    Duration `yaml:"ttl" default:"24h" doc:"Cookie lifetime."`
-	Key    string   `yaml:"key" required:"true" doc:"Secret (at least 16 bytes) that signs the cookie, so a client cannot pick its side."`
+	Key    string   `yaml:"key" secret:"true" required:"true" doc:"Secret (at least 16 bytes) that signs the cookie, so a client cannot pick its side."`
 	Secure bool     `yaml:"secure" default:"false" doc:"Mark the cookie Secure (HTTPS only)."`
 }
 

@@ -11,11 +11,9 @@ import (
 	"net/http/pprof"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"gopkg.in/yaml.v3"
 
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
@@ -109,18 +107,16 @@ func (s *adminServer) Close() {
 }
 
 // handleConfig shows the effective config (defaults filled in) as YAML,
-// with values of secret-looking keys redacted.
+// with its secrets redacted (configs.Redact).
 func (a *App) handleConfig(w http.ResponseWriter, _ *http.Request) {
 	a.mu.Lock()
 	cfg := a.cur.cfg
 	a.mu.Unlock()
-	var doc yaml.Node
-	if err := doc.Encode(cfg); err != nil {
+	out, err := configs.Redact(cfg)
+	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	redact(&doc)
-	out, _ := yaml.Marshal(&doc)
 	w.Header().Set("Content-Type", "application/yaml")
 	_, _ = w.Write([]byte("# effective config of " + configName(cfg) + "\n"))
 	_, _ = w.Write(out)
@@ -131,31 +127,6 @@ func configName(cfg *configs.Config) string {
 		return configs.DefaultName
 	}
 	return cfg.File
-}
-
-// redact blanks values whose key names a secret.
-func redact(n *yaml.Node) {
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := strings.ToLower(n.Content[i].Value)
-			v := n.Content[i+1]
-			if v.Kind == yaml.ScalarNode && isSecretKey(k) && v.Value != "" {
-				v.Value, v.Tag, v.Style = "[redacted]", "!!str", 0
-			}
-		}
-	}
-	for _, c := range n.Content {
-		redact(c)
-	}
-}
-
-func isSecretKey(k string) bool {
-	for _, s := range []string{"password", "secret", "token", "private"} {
-		if strings.Contains(k, s) {
-			return true
-		}
-	}
-	return false
 }
 
 func (a *App) handleUpstreams(w http.ResponseWriter, _ *http.Request) {

@@ -39,6 +39,7 @@ routes:
   - name: api
     match: {prefix: /api/}
     proxy: {upstream: app}
+    request_headers: {set: {Authorization: "Bearer upstream-s3cret"}}
 upstreams:
   app:
     endpoints: [%s, %s]
@@ -54,6 +55,13 @@ upstreams:
 	}
 
 	t.Run("/upstreams", func(t *testing.T) { checkUpstreams(t, p, hostPort(a.URL), hostPort(b.URL)) })
+
+	t.Run("/config hides secrets", func(t *testing.T) {
+		code, body := p.adminGet("/config")
+		if code != http.StatusOK || strings.Contains(body, "upstream-s3cret") || !strings.Contains(body, "Authorization: '[redacted]'") {
+			t.Errorf("GET /config: %d, want the Authorization value redacted:\n%s", code, body)
+		}
+	})
 
 	t.Run("unknown path and wrong method", func(t *testing.T) {
 		if code, _ := p.adminGet("/nope"); code != http.StatusNotFound {
