@@ -34,7 +34,7 @@ type Config struct {
 
 // Admin configures the admin listener.
 type Admin struct {
-	Address string `yaml:"address" default:"127.0.0.1:9901" doc:"host:port of the admin API; \"off\" disables it. Loopback by default: never expose it publicly."`
+	Address string `yaml:"address" default:"127.0.0.1:9901" doc:"host:port of the admin API; \"off\" disables it. Loopback by default: never expose it publicly. On loopback it answers only to Host localhost or an IP address (a DNS name rebound to 127.0.0.1 is refused), and cross-origin browser requests other than GET are refused everywhere."`
 }
 
 // Log configures process and access logs.

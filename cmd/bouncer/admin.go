@@ -90,7 +90,7 @@ func startAdmin(addr string, a *App) (*adminServer, error) {
 	// (keys are scheme://host/path?query, as Cache-Status reports them).
 	mux.HandleFunc("POST /cache/purge", a.handlePurge)
 	s := &adminServer{addr: ln.Addr().String(), srv: &http.Server{
-		Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
+		Handler: adminGuard(ln.Addr().String(), mux), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
 	}}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

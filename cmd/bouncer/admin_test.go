@@ -56,6 +56,8 @@ upstreams:
 
 	t.Run("/upstreams", func(t *testing.T) { checkUpstreams(t, p, hostPort(a.URL), hostPort(b.URL)) })
 
+	t.Run("web pages kept out", func(t *testing.T) { checkAdminGuard(t, p.admin) })
+
 	t.Run("/config hides secrets", func(t *testing.T) {
 		code, body := p.adminGet("/config")
 		if code != http.StatusOK || strings.Contains(body, "upstream-s3cret") || !strings.Contains(body, "Authorization: '[redacted]'") {
@@ -168,6 +170,54 @@ func checkAdmin(t *testing.T, p *proc, tc adminCheck) {
 	for _, re := range tc.want {
 		if !re.MatchString(body) {
 			t.Errorf("GET %s lacks %s:\n%s", tc.path, re, body)
+		}
+	}
+}
+
+// checkAdminGuard: a DNS-rebound Host and cross-origin posts are refused;
+// localhost, IP literals and same-origin posts are not.
+func checkAdminGuard(t *testing.T, admin string) {
+	t.Helper()
+	port := admin[strings.LastIndexByte(admin, ':')+1:]
+	cases := []struct {
+		method, host string
+		header       map[string]string
+		want         int
+	}{
+		{"GET", "evil.example:" + port, nil, http.StatusForbidden},
+		{"GET", "evil.example", nil, http.StatusForbidden},
+		{"GET", "localhost:" + port, nil, http.StatusOK},
+		{"GET", "127.0.0.1:" + port, nil, http.StatusOK},
+		{"GET", "[::1]:" + port, nil, http.StatusOK},
+		{"POST", "127.0.0.1:" + port, map[string]string{"Origin": "http://evil.example"}, http.StatusForbidden},
+		{"POST", "127.0.0.1:" + port, map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"POST", "127.0.0.1:" + port, map[string]string{"Origin": "http://127.0.0.1:" + port}, http.StatusOK},
+		{"POST", "127.0.0.1:" + port, nil, http.StatusOK}, // curl
+	}
+	for _, tc := range cases {
+		path := "/config"
+		if tc.method == "POST" {
+			path = "/reload"
+		}
+		req, err := http.NewRequest(tc.method, admin+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = tc.host
+		for k, v := range tc.header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s Host %s %v: %d %s, want %d", tc.method, path, tc.host, tc.header, resp.StatusCode, body, tc.want)
+		}
+		if tc.want == http.StatusForbidden && !strings.Contains(string(body), `"error"`) {
+			t.Errorf("%s %s Host %s: body %s, want a JSON error", tc.method, path, tc.host, body)
 		}
 	}
 }
