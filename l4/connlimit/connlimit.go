@@ -6,7 +6,11 @@
 // State lives in a sharded map keyed by address. An entry exists while its
 // address holds a connection or its bucket is refilling, so the map is
 // bounded by the connections open plus the addresses seen in the last
-// refill period; MaxTracked bounds it for certain.
+// refill period; MaxTracked bounds it for certain. The limiter cleans up
+// after itself, with no goroutine: an address without a rate limit is
+// forgotten with its last connection, and a shard drops its idle entries
+// when a new address arrives after Limits.Sweep, or finds the shard full
+// (at most once a second).
 package connlimit
 
 import (
@@ -21,7 +25,7 @@ type Limits struct {
 	Rate       float64       // new connections per second per address
 	Burst      int           // bucket size: connections opened at once before Rate applies (default: max(1, Rate))
 	MaxTracked int           // addresses tracked at most (default 1 << 20); past it new addresses are refused
-	Sweep      time.Duration // how often idle entries are removed (default 10 s)
+	Sweep      time.Duration // a shard's idle entries are removed at most this often (default 10 s), and whenever it is full
 }
 
 // Reason says why a connection was refused.
@@ -33,6 +37,7 @@ const (
 	RateLimit  Reason = "rate_limit"
 	TableFull  Reason = "table_full"
 	shardCount        = 64
+	fullSweep         = time.Second // least time between sweeps of a full shard
 )
 
 // Limiter applies Limits. Safe for concurrent use.
@@ -44,8 +49,9 @@ type Limiter struct {
 }
 
 type shard struct {
-	mu sync.Mutex
-	m  map[netip.Addr]*entry
+	mu    sync.Mutex
+	m     map[netip.Addr]*entry
+	swept time.Time // last sweep of this shard
 }
 
 type entry struct {
@@ -54,8 +60,7 @@ type entry struct {
 	last   time.Time // when tokens was computed
 }
 
-// New makes a Limiter; call Sweep periodically (or Run) to drop idle
-// entries.
+// New makes a Limiter.
 func New(l Limits) *Limiter {
 	if l.Burst <= 0 {
 		l.Burst = max(1, int(l.Rate))
@@ -95,6 +100,12 @@ func (lim *Limiter) Acquire(a netip.Addr) (Reason, bool) {
 	defer s.mu.Unlock()
 	e := s.m[a]
 	if e == nil {
+		// A full shard is swept at most once a second: when it is full of
+		// live entries, sweeping for every new address would cost the
+		// whole shard each time.
+		if since := now.Sub(s.swept); since >= lim.l.Sweep || len(s.m) >= lim.maxPer && since >= fullSweep {
+			lim.sweep(s, now)
+		}
 		if len(s.m) >= lim.maxPer {
 			return TableFull, false
 		}
@@ -121,8 +132,13 @@ func (lim *Limiter) Release(a netip.Addr) {
 	s := lim.shard(a)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e := s.m[a]; e != nil && e.active > 0 {
-		e.active--
+	e := s.m[a]
+	if e == nil || e.active == 0 {
+		return
+	}
+	e.active--
+	if e.active == 0 && lim.l.Rate == 0 {
+		delete(s.m, a) // no bucket to remember
 	}
 }
 
@@ -133,39 +149,33 @@ func (e *entry) refill(now time.Time, rate float64, burst int) {
 	e.last = now
 }
 
-// Sweep drops entries with no connection whose bucket is full again.
+// Sweep drops, in every shard, the entries with no connection whose
+// bucket is full again. Acquire does this shard by shard as it goes; Sweep
+// is for callers that want it all at once.
 func (lim *Limiter) Sweep() {
 	now := lim.now()
 	for i := range lim.shards {
 		s := &lim.shards[i]
 		s.mu.Lock()
-		for a, e := range s.m {
-			if e.active > 0 {
-				continue
-			}
-			if lim.l.Rate > 0 {
-				e.refill(now, lim.l.Rate, lim.l.Burst)
-				if e.tokens < float64(lim.l.Burst) {
-					continue
-				}
-			}
-			delete(s.m, a)
-		}
+		lim.sweep(s, now)
 		s.mu.Unlock()
 	}
 }
 
-// Run sweeps every Limits.Sweep until stop is closed.
-func (lim *Limiter) Run(stop <-chan struct{}) {
-	t := time.NewTicker(lim.l.Sweep)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			lim.Sweep()
+// sweep drops s's idle entries; s.mu is held.
+func (lim *Limiter) sweep(s *shard, now time.Time) {
+	s.swept = now
+	for a, e := range s.m {
+		if e.active > 0 {
+			continue
 		}
+		if lim.l.Rate > 0 {
+			e.refill(now, lim.l.Rate, lim.l.Burst)
+			if e.tokens < float64(lim.l.Burst) {
+				continue
+			}
+		}
+		delete(s.m, a)
 	}
 }
 

@@ -102,6 +102,73 @@ func TestTableFull(t *testing.T) {
 	}
 }
 
+// Without a rate, an address is forgotten with its last connection.
+func TestReleaseForgets(t *testing.T) {
+	lim := New(Limits{PerIP: 2})
+	lim.Acquire(ip1)
+	lim.Acquire(ip1)
+	lim.Release(ip1)
+	if n := lim.Tracked(); n != 1 {
+		t.Fatalf("tracked %d with a connection open, want 1", n)
+	}
+	lim.Release(ip1)
+	lim.Release(ip1) // one too many: no effect
+	if n := lim.Tracked(); n != 0 {
+		t.Fatalf("tracked %d after the last release, want 0", n)
+	}
+}
+
+// sameShard returns n addresses that land in one shard.
+func sameShard(lim *Limiter, n int) []netip.Addr {
+	var out []netip.Addr
+	want := lim.shard(ip1)
+	for i := 0; len(out) < n; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		if lim.shard(a) == want {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Acquire sweeps as it goes, so a limiter nobody sweeps neither grows
+// without bound nor stays full: a new address finds room once earlier
+// ones have refilled their buckets.
+func TestAcquireSweeps(t *testing.T) {
+	lim := New(Limits{Rate: 1, Burst: 1, MaxTracked: 2 * shardCount, Sweep: time.Minute}) // two per shard
+	now := time.Unix(1000, 0)
+	lim.now = func() time.Time { return now }
+	addrs := sameShard(lim, 4)
+	for _, a := range addrs[:2] {
+		if _, ok := lim.Acquire(a); !ok {
+			t.Fatalf("%s refused", a)
+		}
+		lim.Release(a)
+	}
+	if r, ok := lim.Acquire(addrs[2]); ok || r != TableFull {
+		t.Fatalf("third address while both buckets refill: ok=%v reason=%q, want table_full", ok, r)
+	}
+	now = now.Add(2 * time.Second) // buckets full again; a full shard may be swept
+	if _, ok := lim.Acquire(addrs[2]); !ok {
+		t.Fatal("third address refused once the others had refilled")
+	}
+	if n := lim.Tracked(); n != 1 {
+		t.Fatalf("tracked %d, want 1 (the idle two swept)", n)
+	}
+	// Not full: idle entries wait for the Sweep period.
+	lim.Release(addrs[2])
+	now = now.Add(2 * time.Second)
+	lim.Acquire(addrs[3])
+	if n := lim.Tracked(); n != 2 {
+		t.Fatalf("tracked %d before the sweep period, want 2", n)
+	}
+	now = now.Add(time.Minute)
+	lim.Acquire(ip1)
+	if n := lim.Tracked(); n != 2 {
+		t.Fatalf("tracked %d after the sweep period, want 2 (%s with its connection, and %s)", n, addrs[3], ip1)
+	}
+}
+
 // Many goroutines on one address never hold more than the cap at once.
 func TestConcurrentCap(t *testing.T) {
 	const cap = 3
