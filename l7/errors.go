@@ -48,16 +48,15 @@ func Wrap(cause error, status int, code, msg string) *Error {
 
 // Common codes, one per status class the gateway produces.
 const (
-	CodeBadRequest     = "BAD_REQUEST"
-	CodeNotFound       = "NOT_FOUND"
-	CodeTooLarge       = "PAYLOAD_TOO_LARGE"
-	CodeHeaderTooLarge = "HEADERS_TOO_LARGE"
-	CodeBadGateway     = "BAD_GATEWAY"
-	CodeUnavailable    = "UNAVAILABLE"
-	CodeTimeout        = "GATEWAY_TIMEOUT"
-	CodeInternal       = "INTERNAL"
-	CodeMisdirected    = "MISDIRECTED_REQUEST"
-	CodeForbidden      = "FORBIDDEN"
+	CodeBadRequest  = "BAD_REQUEST"
+	CodeNotFound    = "NOT_FOUND"
+	CodeTooLarge    = "PAYLOAD_TOO_LARGE"
+	CodeBadGateway  = "BAD_GATEWAY"
+	CodeUnavailable = "UNAVAILABLE"
+	CodeTimeout     = "GATEWAY_TIMEOUT"
+	CodeInternal    = "INTERNAL"
+	CodeMisdirected = "MISDIRECTED_REQUEST"
+	CodeForbidden   = "FORBIDDEN"
 	// CodeUnauthenticated: missing or bad credentials (401).
 	CodeUnauthenticated = "UNAUTHENTICATED"
 	// CodeRateLimited: a rate limit or quota is exhausted (429).

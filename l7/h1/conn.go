@@ -71,7 +71,7 @@ func (c *conn) serve() {
 		req, err := c.readRequest()
 		if err != nil {
 			if errors.Is(err, errHeadTooLarge) {
-				_, _ = io.WriteString(c.rwc, "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+				_, _ = io.WriteString(c.rwc, headTooLarge)
 			}
 			return
 		}
@@ -239,3 +239,10 @@ func (c *conn) hijack() (net.Conn, *bufio.ReadWriter) {
 }
 
 var errHeadTooLarge = errors.New("h1: request head too large")
+
+// headTooLarge is the answer to a head over the limit, in the JSON shape
+// of every error the gateway writes (the strict parser in front usually
+// refuses such a head first, with the same body).
+const headTooLarge = "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n" +
+	"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n" +
+	`{"error":{"status":431,"code":"REQUEST_HEADER_FIELDS_TOO_LARGE","message":"request head too large"}}`

@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -215,6 +216,15 @@ func TestHeadTooLarge(t *testing.T) {
 	res, err := http.ReadResponse(bufio.NewReader(c.br), nil)
 	if err != nil || res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("got %v, %v", res, err)
+	}
+	var doc struct {
+		Error struct {
+			Status int    `json:"status"`
+			Code   string `json:"code"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil || doc.Error.Status != 431 || doc.Error.Code != "REQUEST_HEADER_FIELDS_TOO_LARGE" || res.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("body: %+v, %v (Content-Type %q)", doc, err, res.Header.Get("Content-Type"))
 	}
 }
 
