@@ -64,7 +64,9 @@ func (s *grpcSource) endpoints() []string {
 }
 
 // get returns the source of upstream name for cluster c, made anew when
-// the upstream's gRPC settings changed.
+// the upstream's gRPC settings changed. A source kept from the serving
+// generation goes on reading the serving cluster's endpoints until
+// activate: a reload that fails after get must not move it.
 func (g *grpcSources) get(name string, c *upstream.Cluster) (*grpcSource, error) {
 	cfg := c.Config()
 	gc := cfg.GRPC
@@ -75,8 +77,7 @@ func (g *grpcSources) get(name string, c *upstream.Cluster) (*grpcSource, error)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if s, ok := g.m[name]; ok && s.key == key {
-		s.cluster.Store(c)
-		return s, nil
+		return s, nil // serving: it takes c's endpoints at activate, not before
 	}
 	opts := descriptors.Options{Metadata: gc.ReflectionMetadata, Timeout: 10 * time.Second}
 	if cfg.Protocol == "h2" {
@@ -102,8 +103,9 @@ func (g *grpcSources) get(name string, c *upstream.Cluster) (*grpcSource, error)
 	return s, nil
 }
 
-// activate starts the sources named in used and stops every other one.
-func (g *grpcSources) activate(used map[string]*grpcSource) {
+// activate starts the sources named in used and stops every other one;
+// each used source reads its endpoints from clusters from now on.
+func (g *grpcSources) activate(used map[string]*grpcSource, clusters map[string]*upstream.Cluster) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for name, s := range g.m {
@@ -114,6 +116,9 @@ func (g *grpcSources) activate(used map[string]*grpcSource) {
 	}
 	for name, s := range used {
 		g.m[name] = s
+		if c := clusters[name]; c != nil {
+			s.cluster.Store(c)
+		}
 		if s.cancel == nil {
 			ctx, cancel := context.WithCancel(context.Background())
 			s.cancel = cancel
@@ -130,7 +135,7 @@ func (s *grpcSource) stop() {
 }
 
 // close stops every source.
-func (g *grpcSources) close() { g.activate(nil) }
+func (g *grpcSources) close() { g.activate(nil, nil) }
 
 // status lists every source's endpoints, for the admin API.
 func (g *grpcSources) status() map[string][]descriptors.EndpointStatus {
