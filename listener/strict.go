@@ -12,23 +12,25 @@ import (
 	"time"
 )
 
-// strictConn is the net.Conn that HTTP1Listener hands to net/http: it
-// validates the request stream as it is read (see parser) and refuses a
-// malformed request before net/http sees any of it.
+// strictConn is the net.Conn that HTTP1Listener hands to the HTTP/1.1
+// server (l7/h1 in Bouncer; net/http behaves the same way, and this
+// package's tests use it): it validates the request stream as it is read
+// (see parser) and refuses a malformed request before the server sees any
+// of it. "The server" below is either.
 //
 // Body bytes are validated in place in the caller's buffer and returned at
 // once. A request head is returned only once it is complete and valid: a head
 // that arrives in one read (the usual case) costs no copy; a head split across
 // reads is held in a buffer until its end arrives. Holding matters: net/http
 // parses a partial last line followed by a read error as a whole line and
-// would answer it with its own plain-text 400.
+// would answer it with its own plain-text 400; l7/h1 gives no such promise.
 //
 // How a refusal reaches the client without mixing into another response:
 // Read never writes. On a violation in a request head, Read returns the
 // bytes before that head and then, sticky, a *net.OpError with Op "read"
-// wrapping the *Violation. net/http treats such an error as the client going
-// away: it writes nothing, finishes and flushes any response in progress,
-// and closes the connection. Close, called by net/http once it is done with
+// wrapping the *Violation. The server treats such an error as the client
+// going away: it writes nothing, finishes and flushes any response in
+// progress, and closes the connection. Close, called by the server once it is done with
 // the connection, writes the JSON 400 (or 431) under the write lock, so it
 // always follows complete responses and never interleaves with a Write.
 // (If http.Server.Close forces a close while a handler still writes a
@@ -240,10 +242,10 @@ func linger(c net.Conn) {
 // HTTP1Listener or handed to the h2 callback (or of a *tls.Conn), or nil
 // for plain TCP.
 //
-// net/http fills Request.TLS only when the connection is a *tls.Conn, which
-// a strict connection is not. The L7 server therefore sets
-// http.Server.ConnContext to store TLSState(c) in the context and copies it
-// into Request.TLS before routing.
+// A server that fills Request.TLS from a *tls.Conn (net/http) cannot see
+// through a strict connection. Bouncer's HTTP/1.1 server therefore stores
+// TLSState(c) in the connection's context (l7.Server's h1.Server
+// ConnContext) and copies it into Request.TLS before routing.
 func TLSState(c net.Conn) *tls.ConnectionState {
 	switch w := c.(type) {
 	case *strictConn:
