@@ -57,6 +57,12 @@ type App struct {
 	// shadows counts the mirrors of retired generations whose shadow
 	// requests are still being waited for (each up to its shutdown_timeout)
 	shadows sync.WaitGroup
+	// retiring counts the servers a reload replaced that are still
+	// draining; retireCtx ends their drains early when Shutdown's own
+	// deadline comes first.
+	retiring     sync.WaitGroup
+	retireCtx    context.Context
+	retireCancel context.CancelFunc
 }
 
 // source is where configs come from.
@@ -118,6 +124,7 @@ func newApp(src source, log *slog.Logger, level *slog.LevelVar, access *slog.Log
 		ports:   map[string]*port{},
 		errc:    make(chan error, 1),
 	}
+	a.retireCtx, a.retireCancel = context.WithCancel(context.Background())
 	a.l4 = &l4.Server{Log: access, Metrics: l4.NewMetrics(m.Registry)}
 	a.pol = policy.NewState(log, policy.NewMetrics(m.Registry))
 	m.Registry.MustRegister(newUDPCollector(a.udpPorts))
@@ -305,7 +312,13 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 	}
 	wg.Go(func() { waitCtx(ctx, &a.shadows) }) // and those of retired generations
+	// Servers a reload replaced drain on too, and are closed at this
+	// deadline if theirs is later.
+	stopRetired := context.AfterFunc(ctx, a.retireCancel)
+	defer stopRetired()
+	wg.Go(func() { waitCtx(ctx, &a.retiring) })
 	wg.Wait()
+	a.retireCancel()
 	a.servers = map[string]*runningServer{}
 	for _, u := range a.udp {
 		u.stop()

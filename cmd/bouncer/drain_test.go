@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -185,4 +187,41 @@ func TestSIGTERMDeadline(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestSIGTERMWaitsForRetiredServers: a request running on a listener's
+// server that a reload replaced (its settings changed) still completes
+// when SIGTERM follows the reload; the process exits once it has.
+func TestSIGTERMWaitsForRetiredServers(t *testing.T) {
+	t.Parallel()
+	b := newHeldBackend(t)
+	path := drainConfig(t, hostPort(b.URL), "5s")
+	p := startBouncer(t, path)
+	ch := getAsync(h1Client(), p.url("web")+"/inflight")
+	b.waitEntered(t, 1)
+
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(text), `{name: web, address: "127.0.0.1:0"}`,
+		fmt.Sprintf(`{name: web, address: %q, limits: {idle_timeout: 61s}}`, hostPort(p.url("web"))), 1)
+	writeFile(t, path, changed)
+	p.signal(syscall.SIGHUP)
+	p.waitStatus("the reload that replaces web's server", func(s reloadStatus) bool { return s.Generation == 2 })
+
+	p.signal(syscall.SIGTERM)
+	waitRefused(t, hostPort(p.url("web")))
+	select {
+	case <-p.exited:
+		t.Fatal("bouncer exited with a request in flight on the retired server")
+	default:
+	}
+	b.Release()
+	if r := await(t, ch); r.err != nil || r.code != http.StatusOK || r.body != "done /inflight" {
+		t.Errorf("in-flight request: %d %q %v", r.code, r.body, r.err)
+	}
+	if code := p.waitExit(5 * time.Second); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
 }

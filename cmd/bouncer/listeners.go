@@ -39,6 +39,7 @@ func (a *App) bindListeners(cfg *configs.Config) (started map[string]*runningSer
 		key, err := listenerKey(lc)
 		if err != nil {
 			closeAll(started)
+			a.closeUnusedPorts()
 			return nil, nil, nil, cfg.Errorf("listeners", "listener %s: %v", lc.Name, err)
 		}
 		if rs, ok := a.servers[lc.Name]; ok && rs.key == key {
@@ -151,14 +152,16 @@ func (a *App) serve(rs *runningServer) {
 }
 
 // retire drains servers of listeners that are gone or changed, in the
-// background: their in-flight requests finish on their connections.
+// background: their in-flight requests finish on their connections, up to
+// timeout. Shutdown waits for them (and cuts them off at its own
+// deadline).
 func (a *App) retire(rss []*runningServer, timeout time.Duration) {
 	for _, rs := range rss {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		a.retiring.Go(func() {
+			ctx, cancel := context.WithTimeout(a.retireCtx, timeout)
 			defer cancel()
 			_ = rs.srv.Shutdown(ctx)
 			<-rs.done
-		}()
+		})
 	}
 }

@@ -167,7 +167,7 @@ func serveUntilSignal(app *App, sigs <-chan os.Signal, changes <-chan struct{}, 
 			_ = app.Reload()
 		case err := <-app.errc:
 			log.Error("fatal", "error", err.Error())
-			_ = app.Shutdown(context.Background())
+			drain(app, sigs, log) // bounded by shutdown_timeout, like a SIGTERM
 			return exitFailure
 		}
 	}
