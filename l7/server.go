@@ -33,9 +33,12 @@ type Server struct {
 	stopWatch chan struct{} // closed by Shutdown: ends the certificate watch
 	stopOnce  sync.Once
 
-	h3  *h3.Server     // nil unless protocols has h3
-	udp net.PacketConn // h3's socket, on the TCP listener's address
-	tls *tls.Config    // nil without TLS
+	h3      *h3.Server     // nil unless protocols has h3
+	udp     net.PacketConn // h3's own socket, on the TCP listener's address (without UDPSockets)
+	udps    *UDPSockets    // where shared comes from; nil: h3 binds its own socket
+	shared  *h3.Shared     // h3's socket, lent by udps
+	udpOnce sync.Once
+	tls     *tls.Config // nil without TLS
 }
 
 // ServerOptions are what a server shares with the rest of the process.
@@ -47,13 +50,16 @@ type ServerOptions struct {
 	ACME CertSource
 	// LocalCA issues the certificates of listeners with tls.local_ca.
 	LocalCA *localca.CA
+	// UDP lends HTTP/3 sockets across servers of one address (see
+	// UDPSockets); nil: each server binds its own.
+	UDP *UDPSockets
 }
 
 // NewServer prepares a server for cfg on ln; Serve starts it.
 func NewServer(ln net.Listener, cfg configs.Listener, h http.Handler, o ServerOptions) (*Server, error) {
 	m, logger := o.Metrics, o.Logger
 	lim := cfg.Limits
-	s := &Server{Name: cfg.Name, cfg: cfg, log: logger, stopWatch: make(chan struct{})}
+	s := &Server{Name: cfg.Name, cfg: cfg, log: logger, stopWatch: make(chan struct{}), udps: o.UDP}
 	s.h1 = &h1.Server{
 		Handler:           h,
 		ReadHeaderTimeout: lim.ReadHeaderTimeout.D(),
@@ -161,7 +167,7 @@ func (s *Server) Serve() error {
 	errc := make(chan error, 3)
 	if s.h3 != nil {
 		go func() {
-			err := s.h3.Serve(s.udp)
+			err := s.serveH3()
 			if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 				err = nil
 			}
@@ -203,7 +209,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			return
 		}
 		err := s.h3.Shutdown(ctx)
-		_ = s.udp.Close()
+		s.releaseUDP()
 		h3err <- err
 	}()
 	_ = s.ls.Close()

@@ -50,6 +50,7 @@ type App struct {
 	errc    chan error  // fatal serve errors
 	localCA *localca.CA // made when a listener first uses tls.local_ca
 	acme    acmeState
+	udps    *l7.UDPSockets      // HTTP/3 sockets, handed from a replaced server to its successor
 	l4      *l4.Server          // serves the TCP routes of every port
 	udp     map[string]*udpPort // by listener name; written under mu and udpMu
 	udpMu   sync.Mutex          // lets the metrics collector read udp without mu
@@ -123,6 +124,7 @@ func newApp(src source, log *slog.Logger, level *slog.LevelVar, access *slog.Log
 		servers: map[string]*runningServer{},
 		ports:   map[string]*port{},
 		errc:    make(chan error, 1),
+		udps:    l7.NewUDPSockets(),
 	}
 	a.retireCtx, a.retireCancel = context.WithCancel(context.Background())
 	a.l4 = &l4.Server{Log: access, Metrics: l4.NewMetrics(m.Registry)}

@@ -30,7 +30,7 @@ func dataDir(cfg *configs.Config) (string, error) {
 // kept across reloads. The ACME manager's new settings come back as a
 // change for the caller to commit or abort.
 func (a *App) serverOptions(cfg *configs.Config) (l7.ServerOptions, *acmeChange, error) {
-	o := l7.ServerOptions{Metrics: a.metrics, Logger: a.log}
+	o := l7.ServerOptions{Metrics: a.metrics, Logger: a.log, UDP: a.udps}
 	for _, l := range cfg.Listeners {
 		if l.TLS == nil || l.TLS.LocalCA == nil || a.localCA != nil {
 			continue

@@ -78,6 +78,7 @@ type Server struct {
 
 	mu         sync.Mutex
 	closing    bool
+	closed     chan struct{} // closed when closing becomes true
 	transports []*quic.Transport
 }
 
@@ -102,6 +103,7 @@ func New(o Options) (*Server, error) {
 		o.AltSvcMaxAge = defaultAltSvcMaxAge
 	}
 	s := &Server{
+		closed:  make(chan struct{}),
 		maxAge:  int(o.AltSvcMaxAge / time.Second),
 		log:     o.Logger,
 		bufWant: quicBufferSize,
@@ -158,14 +160,24 @@ func (s *Server) Serve(conn net.PacketConn) error {
 		}
 		return fmt.Errorf("h3: listen on %s: %w", conn.LocalAddr(), err)
 	}
-	s.checkBuffers(conn)
-	s.advertise(conn.LocalAddr())
-	err = s.h3.ServeListener(ln)
-	_ = ln.Close() // ends handshakes in progress; accepted connections live on
+	err = s.serveListener(ln, conn)
 	if errors.Is(err, http.ErrServerClosed) {
 		return http.ErrServerClosed // Shutdown or Close closes the transport
 	}
 	_ = tr.Close()
+	return err
+}
+
+// serveListener accepts on ln, a listener on conn, until Shutdown or
+// Close (http.ErrServerClosed) or a socket failure, and closes ln.
+func (s *Server) serveListener(ln http3.QUICListener, conn net.PacketConn) error {
+	s.checkBuffers(conn)
+	s.advertise(conn.LocalAddr())
+	err := s.h3.ServeListener(ln)
+	_ = ln.Close() // ends handshakes in progress; accepted connections live on
+	if errors.Is(err, http.ErrServerClosed) {
+		return http.ErrServerClosed
+	}
 	return fmt.Errorf("h3: serve %s: %w", conn.LocalAddr(), err)
 }
 
@@ -232,7 +244,10 @@ func (s *Server) stop() []*quic.Transport {
 	s.altSvc.Store(nil)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closing = true
+	if !s.closing {
+		s.closing = true
+		close(s.closed)
+	}
 	trs := s.transports
 	s.transports = nil
 	return trs
