@@ -201,10 +201,10 @@ func (t *ListenerTLS) Pairs() []CertPair {
 // ListenerLimits bounds what one client can hold.
 type ListenerLimits struct {
 	MaxHeaderBytes       Size     `yaml:"max_header_bytes" default:"64KiB" doc:"Largest request head (request line and headers); larger gets 431."`
-	ReadHeaderTimeout    Duration `yaml:"read_header_timeout" default:"10s" doc:"Time to read a request head."`
+	ReadHeaderTimeout    Duration `yaml:"read_header_timeout" default:"10s" doc:"Time to read a request head; it also bounds the TLS handshake and the wait for the HTTP/2 preface."`
 	ReadTimeout          Duration `yaml:"read_timeout" default:"0s" doc:"Time to read a whole request including its body (0: no limit; bodies are streamed)."`
-	WriteTimeout         Duration `yaml:"write_timeout" default:"0s" doc:"Time to write a whole response (0: no limit, so streams and SSE can last)."`
-	IdleTimeout          Duration `yaml:"idle_timeout" default:"120s" doc:"Keep-alive idle time before the connection is closed. For HTTP/2 also how long a response may wait for the client to open its flow-control window (then the stream is reset) or to read what was written (then the connection is closed)."`
+	WriteTimeout         Duration `yaml:"write_timeout" default:"0s" doc:"Time to write a whole response (0: no limit, so streams and SSE can last; HTTP/1.1 then still closes a connection whose client takes no response bytes for idle_timeout)."`
+	IdleTimeout          Duration `yaml:"idle_timeout" default:"120s" doc:"Keep-alive idle time before the connection is closed. Also how long a client may take no response bytes: for HTTP/1.1 when write_timeout is 0 (then the connection is closed), for HTTP/2 always (a response waiting for the client to open its flow-control window has its stream reset; one waiting for the client to read what was written closes the connection)."`
 	MaxConcurrentStreams int      `yaml:"max_concurrent_streams" default:"250" doc:"HTTP/2 streams one connection may have open at once."`
 	MaxConnections       int      `yaml:"max_connections" default:"10000" doc:"Connections open at once on this listener; more wait in the kernel backlog (0: unlimited). On a listener with tcp in its protocols, more are closed at once and counted instead."`
 }

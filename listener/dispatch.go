@@ -102,16 +102,54 @@ func (s *Server) serveTLS(c *trackedConn) {
 		return
 	}
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
-		c.handedOff()
-		s.serveH2(tc)
+		s.serveTLSH2(c, tc)
 		return
 	}
 	s.serveHTTP1(tc, c)
 }
 
-// servePlain peeks at most the length of the HTTP/2 preface, stopping at the
-// first byte that differs, and replays what it read to whoever serves.
+// serveTLSH2 waits for the preface of a connection whose ALPN chose h2, as
+// servePlain does for h2c: a client that never sends it is closed after
+// HandshakeTimeout instead of holding a connection slot, and until it comes
+// the connection counts as not handed off, so a drain (WaitHandoff, then
+// the h2 server's shutdown) sees it.
+func (s *Server) serveTLSH2(c *trackedConn, tc *tls.Conn) {
+	got, err := s.peekPreface(tc)
+	if err != nil || string(got) != h2Preface {
+		// RFC 9113 3.4: an invalid preface is a connection error; GOAWAY
+		// may be left out.
+		s.log.Debug("listener: no h2 preface", "remote", c.RemoteAddr().String(), "error", err)
+		_ = tc.Close()
+		return
+	}
+	c.handedOff()
+	s.serveH2(&prefixConn{Conn: tc, buf: got}, tc)
+}
+
+// servePlain peeks at the start of a plain connection: the HTTP/2 preface
+// goes to h2, anything else to HTTP/1.1, with what was read replayed.
 func (s *Server) servePlain(c *trackedConn) {
+	got, err := s.peekPreface(c)
+	if err != nil {
+		s.log.Debug("listener: preface peek failed", "remote", c.RemoteAddr().String(), "error", err)
+		_ = c.Close()
+		return
+	}
+	pc := &prefixConn{Conn: c, buf: got}
+	if string(got) == h2Preface {
+		c.handedOff()
+		s.serveH2(pc, nil)
+		return
+	}
+	s.serveHTTP1(pc, c)
+}
+
+// peekPreface reads from c, within HandshakeTimeout, at most the length of
+// the HTTP/2 preface, stopping at the first byte that differs, and returns
+// what it read. The error is that of a read that failed while every byte so
+// far matched; the caller then closes c. The read deadline is cleared
+// otherwise.
+func (s *Server) peekPreface(c net.Conn) ([]byte, error) {
 	buf := make([]byte, len(h2Preface))
 	_ = c.SetReadDeadline(time.Now().Add(s.opts.HandshakeTimeout))
 	n := 0
@@ -119,28 +157,21 @@ func (s *Server) servePlain(c *trackedConn) {
 		m, err := c.Read(buf[n:])
 		n += m
 		if err != nil && bytes.HasPrefix([]byte(h2Preface), buf[:n]) {
-			s.log.Debug("listener: preface peek failed", "remote", c.RemoteAddr().String(), "error", err)
-			_ = c.Close()
-			return
+			return buf[:n], err
 		}
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	pc := &prefixConn{Conn: c, buf: buf[:n]}
-	if string(buf[:n]) == h2Preface {
-		c.handedOff()
-		s.serveH2(pc)
-		return
-	}
-	s.serveHTTP1(pc, c)
+	return buf[:n], nil
 }
 
-// serveH2 hands c, its writes batched (h2batch.go), to the h2 callback.
-func (s *Server) serveH2(c net.Conn) {
+// serveH2 hands c, its writes batched (h2batch.go), to the h2 callback;
+// tc is the TLS connection under c, nil for h2c.
+func (s *Server) serveH2(c net.Conn, tc *tls.Conn) {
 	if s.h2 != nil {
 		b := newBatchConn(c)
 		b.stall = s.opts.StallTimeout
 		var conn net.Conn = b
-		if tc, ok := c.(*tls.Conn); ok {
+		if tc != nil {
 			conn = &batchTLSConn{batchConn: b, tc: tc}
 		}
 		s.h2(conn)

@@ -31,7 +31,7 @@ type Options struct {
 	H2C              bool          // plain TCP: a connection that starts with the HTTP/2 preface goes to h2
 	HTTP1            bool          // serve HTTP/1.1; false: a connection that is not HTTP/2 is closed
 	MaxConnections   int           // 0: unlimited; at the limit Serve stops accepting (the kernel backlog holds the rest)
-	HandshakeTimeout time.Duration // TLS handshake and h2c preface peek; 0: 10s
+	HandshakeTimeout time.Duration // the TLS handshake, then (h2 by ALPN, or h2c) the wait for the HTTP/2 preface; 0: 10s
 	MaxHeaderBytes   int           // largest request head for the strict parser (431 above), 0: 64 KiB
 	StallTimeout     time.Duration // h2: a socket write that takes longer ends the connection (a peer that stopped reading); 0: no limit
 	OnConn           func(delta int)
@@ -68,9 +68,9 @@ type Server struct {
 
 // New returns a Server that will accept from l. h2 serves one HTTP/2
 // connection and blocks until it is done (h2.Server.ServeConn fits); it
-// receives the *tls.Conn, or for h2c a conn that replays the preface, with
-// its writes batched (h2batch.go; over TLS the wrapper keeps the
-// ConnectionState method, and TLSState sees through it). The connection is
+// receives the connection once its preface has come, as a conn that
+// replays the preface, with its writes batched (h2batch.go; over TLS the
+// wrapper keeps the ConnectionState method, and TLSState sees through it). The connection is
 // closed when h2 returns. h2 may be nil when no HTTP/2 is wanted. With TLS
 // and empty NextProtos, New advertises what it serves.
 func New(l net.Listener, opts Options, h2 func(c net.Conn)) *Server {

@@ -145,6 +145,56 @@ func TestTLSALPN(t *testing.T) {
 	}
 }
 
+// TestTLSH2PrefaceTimeout: a client whose ALPN chose h2 but that sends no
+// preface is closed after HandshakeTimeout and frees its slot; one that
+// sends it, even in pieces, is served.
+func TestTLSH2PrefaceTimeout(t *testing.T) {
+	cert, pool := selfSigned(t)
+	const timeout = 200 * time.Millisecond
+	s := startFull(t, Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, HTTP1: true, HandshakeTimeout: timeout})
+	dialH2 := func() *tls.Conn {
+		t.Helper()
+		c, err := tls.Dial("tcp", s.Addr().String(), &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+			t.Fatalf("ALPN chose %q", p)
+		}
+		return c
+	}
+
+	silent := dialH2()
+	begin := time.Now()
+	if got := readAll(t, silent); got != "" {
+		t.Fatalf("silent client got %q", got)
+	}
+	if waited := time.Since(begin); waited < timeout/2 {
+		t.Errorf("closed after %v, before the timeout", waited)
+	}
+	poll(t, "the slot to be freed", func() bool { return s.ActiveConns() == 0 })
+
+	c := dialH2()
+	for _, part := range []string{http2.ClientPreface[:10], http2.ClientPreface[10:]} {
+		if _, err := io.WriteString(c, part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fr.ReadFrame()
+	if err != nil {
+		t.Fatalf("after the preface: %v", err)
+	}
+	if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
+		t.Fatalf("first frame %v, want SETTINGS", f)
+	}
+}
+
 func TestMaxConnections(t *testing.T) {
 	var gauge atomic.Int64
 	s := startFull(t, Options{HTTP1: true, MaxConnections: 1, OnConn: func(d int) { gauge.Add(int64(d)) }})

@@ -37,7 +37,8 @@ type conn struct {
 	ctx    context.Context
 	cr     connReader
 	br     *bufio.Reader
-	bw     *bufio.Writer
+	bw     *bufio.Writer  // writes to out
+	out    progressWriter // rwc, with the progress deadline (progress.go)
 	res    response
 	state  connState
 	served int // requests served
@@ -45,6 +46,7 @@ type conn struct {
 
 func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{srv: s, rwc: rwc}
+	c.out.conn, c.out.timeout = rwc, s.writeProgressTimeout()
 	c.cr.init(rwc)
 	c.res.c = c
 	return c
@@ -60,7 +62,7 @@ func (c *conn) serve() {
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.cr)
 	c.bw = writerPool.Get().(*bufio.Writer)
-	c.bw.Reset(c.rwc)
+	c.bw.Reset(&c.out)
 	hijacked := false
 	defer func() {
 		if !hijacked {
@@ -71,7 +73,7 @@ func (c *conn) serve() {
 		req, err := c.readRequest()
 		if err != nil {
 			if errors.Is(err, errHeadTooLarge) {
-				_, _ = io.WriteString(c.rwc, headTooLarge)
+				_, _ = io.WriteString(&c.out, headTooLarge)
 			}
 			return
 		}
@@ -182,6 +184,7 @@ func (c *conn) serveOne(req *http.Request) (keep, hijacked bool) {
 		w.body = b
 	}
 	c.cr.startRequest(cancel, b == nil)
+	c.out.resume()
 	ok := c.runHandler(w, req)
 	if w.hijacked {
 		return false, true
@@ -230,9 +233,11 @@ func expectOK(req *http.Request) bool {
 }
 
 // hijack hands the connection to the handler: background reads stop,
-// deadlines are cleared, and the server forgets it.
+// deadlines are cleared and no longer armed (the buffered writer, empty
+// by now, writes straight to the connection), and the server forgets it.
 func (c *conn) hijack() (net.Conn, *bufio.ReadWriter) {
 	c.cr.endRequest()
+	c.bw.Reset(c.rwc)
 	_ = c.rwc.SetDeadline(time.Time{})
 	c.srv.untrack(c)
 	return c.rwc, bufio.NewReadWriter(c.br, c.bw)

@@ -17,6 +17,12 @@ func startServer(t testing.TB, h http.Handler, tune func(*Server)) (*Server, str
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startServerOn(t, ln, h, tune)
+}
+
+// startServerOn is startServer on a given listener.
+func startServerOn(t testing.TB, ln net.Listener, h http.Handler, tune func(*Server)) (*Server, string) {
+	t.Helper()
 	s := &Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)}
 	if tune != nil {

@@ -213,8 +213,13 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // SetReadDeadline sets the connection's read deadline (ResponseController).
 func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }
 
-// SetWriteDeadline sets the connection's write deadline (ResponseController).
-func (w *response) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWriteDeadline(t) }
+// SetWriteDeadline sets the connection's write deadline
+// (ResponseController). It replaces the progress deadline (progress.go)
+// until the request ends.
+func (w *response) SetWriteDeadline(t time.Time) error {
+	w.c.out.pause()
+	return w.c.rwc.SetWriteDeadline(t)
+}
 
 // EnableFullDuplex is a no-op: the body may always be read while the
 // response is written.

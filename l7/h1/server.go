@@ -30,9 +30,19 @@ type Server struct {
 	Handler           http.Handler
 	ReadHeaderTimeout time.Duration // time to read a request head; for the first request it also bounds the wait for it
 	ReadTimeout       time.Duration // time to read a whole request, body included; 0: none
-	WriteTimeout      time.Duration // time to write a response, from the end of its request head; 0: none
-	IdleTimeout       time.Duration // keep-alive wait between requests; 0: ReadHeaderTimeout
-	MaxHeaderBytes    int           // a head longer than this (plus 4 KiB slack) is refused; 0: 1 MiB
+	// WriteTimeout is the time to write a response, from the end of its
+	// request head. 0: no bound on the whole response, but each socket
+	// write of it (at most 64 KiB; flushes included) must complete within
+	// about IdleTimeout, so a client that stops reading is dropped after
+	// that long while a slow one that keeps reading is not; a handler that
+	// sets its own write deadline (http.ResponseController) turns this off
+	// for the rest of its request.
+	WriteTimeout time.Duration
+	// IdleTimeout is the keep-alive wait between requests and, when
+	// WriteTimeout is 0, how long a response write may make no progress;
+	// 0: ReadHeaderTimeout (with both 0, writes are not bounded).
+	IdleTimeout    time.Duration
+	MaxHeaderBytes int // a head longer than this (plus 4 KiB slack) is refused; 0: 1 MiB
 	// ConnContext, if set, derives the context of a connection's requests
 	// from a background context and the accepted connection.
 	ConnContext func(ctx context.Context, c net.Conn) context.Context

@@ -76,8 +76,7 @@ func newConn(s *Server, c net.Conn, ctx context.Context) *conn {
 // serve runs the connection: preface, settings, then the frame loop.
 func (sc *conn) serve() {
 	defer sc.close()
-	var preface [len(http2.ClientPreface)]byte
-	if _, err := io.ReadFull(sc.nc, preface[:]); err != nil || string(preface[:]) != http2.ClientPreface {
+	if !sc.readPreface() {
 		return
 	}
 	err := sc.write(func(fr *http2.Framer) error {
@@ -131,6 +130,25 @@ func (sc *conn) serve() {
 			return
 		}
 	}
+}
+
+// readPreface reads the client connection preface and reports whether it
+// came. A connection without its preface has no stream either, so its wait
+// is bounded by IdleTimeout like any idle connection's; the read deadline
+// is cleared afterwards.
+func (sc *conn) readPreface() bool {
+	idle := sc.srv.IdleTimeout
+	if idle > 0 {
+		_ = sc.nc.SetReadDeadline(time.Now().Add(idle))
+	}
+	var preface [len(http2.ClientPreface)]byte
+	if _, err := io.ReadFull(sc.nc, preface[:]); err != nil || string(preface[:]) != http2.ClientPreface {
+		return false
+	}
+	if idle > 0 {
+		_ = sc.nc.SetReadDeadline(time.Time{})
+	}
+	return true
 }
 
 // readError handles a frame that could not be read; false ends the

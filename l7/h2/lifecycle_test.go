@@ -124,6 +124,33 @@ func TestIdleTimeout(t *testing.T) {
 	c.waitClosed(0)
 }
 
+// TestIdleTimeoutBeforePreface: a connection that never sends its preface
+// is closed after IdleTimeout, unanswered; one that sends it is served.
+func TestIdleTimeoutBeforePreface(t *testing.T) {
+	const idle = 100 * time.Millisecond
+	addr := serveLoopback(t, &Server{IdleTimeout: idle, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	})})
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	_ = silent.SetDeadline(time.Now().Add(testTimeout))
+	begin := time.Now()
+	if got, err := io.ReadAll(silent); err != nil || len(got) != 0 {
+		t.Fatalf("silent connection: got %q, %v; want it closed unanswered", got, err)
+	}
+	if waited := time.Since(begin); waited < idle/2 {
+		t.Errorf("closed after %v, before the idle timeout", waited)
+	}
+	c := dialRaw(t, addr)
+	c.request(1, "GET", "/", true)
+	if r := c.readStream(1); r.status != "200" || r.body.String() != "ok" {
+		t.Fatalf("served connection: %v", r.frames)
+	}
+}
+
 // TestRapidReset: a client that opens and resets streams faster than
 // their (slow) handlers end is sent GOAWAY ENHANCE_YOUR_CALM once
 // handlerSlack x MaxConcurrentStreams handlers run.

@@ -31,7 +31,7 @@ type Server struct {
 	Handler              http.Handler
 	MaxConcurrentStreams uint32        // SETTINGS_MAX_CONCURRENT_STREAMS; 0: 250
 	MaxHeaderBytes       int           // SETTINGS_MAX_HEADER_LIST_SIZE; larger requests get 431; 0: 1 MiB
-	IdleTimeout          time.Duration // a connection without streams this long is sent GOAWAY and closed; 0: never
+	IdleTimeout          time.Duration // a connection without streams this long is sent GOAWAY and closed (one still without its preface is closed); 0: never
 	// ConnContext, if set, derives the context of a connection's requests
 	// from a background context and the connection.
 	ConnContext func(ctx context.Context, c net.Conn) context.Context
@@ -80,7 +80,10 @@ func (s *Server) logger() *slog.Logger {
 }
 
 // ServeConn serves c, which must start with the client connection preface,
-// until the connection ends; it closes c.
+// until the connection ends; it closes c. A preface that does not come
+// within IdleTimeout (when set) ends the connection. (The listener hands
+// a connection over only once the preface has come within its
+// HandshakeTimeout, so there it is already waiting.)
 func (s *Server) ServeConn(c net.Conn) {
 	ctx := context.Background()
 	if s.ConnContext != nil {
