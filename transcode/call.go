@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/bouncer-proxy/bouncer/l7"
 	"github.com/bouncer-proxy/bouncer/l7/proxy"
 	"github.com/bouncer-proxy/bouncer/transcode/httprule"
 )
@@ -23,96 +23,111 @@ import (
 // maxResponseMessage bounds one response message read from the upstream.
 const maxResponseMessage = 16 << 20
 
-// deadlineSlack is how close to its deadline a call that broke off counts
-// as timed out (timers run late on a busy machine).
-const deadlineSlack = 50 * time.Millisecond
-
 // serveBinding runs one REST call of binding b.
 func (h *Handler) serveBinding(w http.ResponseWriter, r *http.Request, t *table, b *binding, vars []httprule.VarValue) {
 	if b.method.IsStreamingClient() && websocket.IsWebSocketUpgrade(r) {
 		h.serveWebSocket(w, r, t, b, vars)
 		return
 	}
-	var upstreamBody io.ReadCloser
-	var getBody func() (io.ReadCloser, error)
-	var length int64 = -1
-	if b.method.IsStreamingClient() {
-		pr, err := h.streamRequest(r, t, b, vars)
-		if err != nil {
-			h.writeInputError(w, r, err)
-			return
-		}
-		// However the call ends, the pump reading the client stops.
-		defer pr.CloseWithError(io.ErrClosedPipe)
-		upstreamBody = io.NopCloser(pr)
-	} else {
-		if b.body != bodyNone && !b.bodyRaw && !isJSONContentType(r.Header.Get("Content-Type")) {
-			writeError(w, r, http.StatusUnsupportedMediaType, "the body must be JSON (application/json)")
-			return
-		}
-		var body []byte
-		if b.body != bodyNone {
-			var err error
-			if body, err = readBody(r, int64(h.cfg.MaxBodyBytes)); err != nil {
-				h.writeInputError(w, r, err)
-				return
-			}
-		}
-		m, err := h.fillRequest(b, t, r, vars, body)
-		if err != nil {
-			h.writeInputError(w, r, err)
-			return
-		}
-		raw, err := wire.Marshal(m.Interface())
-		if err != nil {
-			writeError(w, r, http.StatusBadRequest, "the request cannot be encoded: "+limitText(err.Error(), 200))
-			return
-		}
-		framed := appendFrame(make([]byte, 0, frameHeaderLen+len(raw)), raw)
-		upstreamBody = proxy.BytesBody(framed)
-		getBody = func() (io.ReadCloser, error) { return proxy.BytesBody(framed), nil }
-		length = int64(len(framed))
-	}
-	req := h.upstreamRequest(r, b, upstreamBody, length)
-	req.GetBody = getBody
-	var deadline time.Time
-	if d, ok := h.callDeadline(r, b); ok {
-		deadline = time.Now().Add(d)
-		ctx, cancel := context.WithDeadline(r.Context(), deadline)
-		defer cancel()
-		req = req.WithContext(ctx)
-	}
-	x, gerr := h.proxy.Exchange(req, b.retryOK && getBody != nil)
-	if gerr != nil {
-		if gerr.Status == http.StatusBadGateway && !deadline.IsZero() && time.Until(deadline) < deadlineSlack {
-			// The upstream saw the same deadline (grpc-timeout) and reset
-			// the stream a moment before Bouncer's own timer fired.
-			writeError(w, r, http.StatusGatewayTimeout, "the call did not finish within its deadline")
-			return
-		}
-		writeError(w, r, gerr.Status, gerr.Message)
+	d, ok := h.callDeadline(r, b)
+	if ok && d <= 0 {
+		writeError(w, r, http.StatusGatewayTimeout, "the call's deadline (grpc-timeout) has already passed")
 		return
 	}
-	if x == nil {
-		return // the client went away
+	c := newCall(r, d)
+	defer c.end()
+	r = r.WithContext(c.ctx)
+	body, getBody, length, err := h.requestBody(c, r, t, b, vars)
+	if err != nil {
+		h.writeInputError(w, r, err)
+		return
 	}
-	httpStatus := h.respond(w, r, t, b, x.Res)
-	x.Done(httpStatus)
+	// However the call ends, the pump reading a client stream stops.
+	defer body.Close()
+	req := h.upstreamRequest(r, b, io.NopCloser(body), length, c.timeout)
+	req.GetBody = getBody
+	x, gerr := h.proxy.Exchange(req, b.retryOK && getBody != nil)
+	if x == nil {
+		h.writeExchangeError(w, r, gerr)
+		return
+	}
+	// Done runs on every path, the cut of a raw stream included, and only
+	// once the call is cancelled: a body still open upstream (a stream
+	// that broke off here) must not hold it.
+	outcome, abort := http.StatusBadGateway, false
+	defer func() {
+		c.end()
+		x.Done(outcome)
+		if abort {
+			panic(http.ErrAbortHandler) // raw bytes have no room for an error: cut the response
+		}
+	}()
+	outcome, abort = h.respond(w, r, t, b, x.Res)
+}
+
+// requestBody is the upstream body of a call: the framed request message,
+// replayable, or for a client stream the frames of its NDJSON lines as
+// they are read.
+func (h *Handler) requestBody(c *call, r *http.Request, t *table, b *binding, vars []httprule.VarValue) (io.ReadCloser, func() (io.ReadCloser, error), int64, error) {
+	if b.method.IsStreamingClient() {
+		pr, err := h.streamRequest(c, r, t, b, vars)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		return closePipe{pr}, nil, -1, nil
+	}
+	if b.body != bodyNone && !b.bodyRaw && !isJSONContentType(r.Header.Get("Content-Type")) {
+		return nil, nil, 0, &inputError{status: http.StatusUnsupportedMediaType, msg: "the body must be JSON (application/json)"}
+	}
+	var body []byte
+	if b.body != bodyNone {
+		var err error
+		if body, err = readBody(r, int64(h.cfg.MaxBodyBytes)); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	m, err := h.fillRequest(b, t, r, vars, body)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	raw, err := wire.Marshal(m.Interface())
+	if err != nil {
+		return nil, nil, 0, badInput("", "the request cannot be encoded: %s", limitText(err.Error(), 200))
+	}
+	framed := appendFrame(make([]byte, 0, frameHeaderLen+len(raw)), raw)
+	getBody := func() (io.ReadCloser, error) { return proxy.BytesBody(framed), nil }
+	return proxy.BytesBody(framed), getBody, int64(len(framed)), nil
+}
+
+// closePipe is the upstream's end of a client stream's pipe: closing it
+// stops the pump that reads the client.
+type closePipe struct{ pr *io.PipeReader }
+
+func (p closePipe) Read(b []byte) (int, error) { return p.pr.Read(b) }
+func (p closePipe) Close() error               { return p.pr.CloseWithError(io.ErrClosedPipe) }
+
+// writeExchangeError answers a call that got no response head: the
+// client's bad request stream, a deadline that passed (the upstream saw it
+// as grpc-timeout and may reset the stream a moment before Bouncer's own
+// timer fires), the proxy's error, or nothing when the client went away.
+func (h *Handler) writeExchangeError(w http.ResponseWriter, r *http.Request, gerr *l7.Error) {
+	var ie *inputError
+	switch {
+	case errors.As(context.Cause(r.Context()), &ie):
+		h.writeInputError(w, r, ie)
+	case gerr == nil: // the client went away
+	case gerr.Status == http.StatusBadGateway && (errors.Is(r.Context().Err(), context.DeadlineExceeded) || deadlineNear(r.Context())):
+		writeError(w, r, http.StatusGatewayTimeout, "the call did not finish within its deadline")
+	default:
+		writeError(w, r, gerr.Status, gerr.Message)
+	}
 }
 
 // writeInputError answers a client mistake, or a body read failure.
 func (h *Handler) writeInputError(w http.ResponseWriter, r *http.Request, err error) {
 	var ie *inputError
 	if errors.As(err, &ie) {
-		if len(ie.violations) > 0 {
-			writeError(w, r, ie.status, ie.msg, &errdetails.BadRequest{FieldViolations: ie.violations})
-			return
-		}
-		if ie.field != "" {
-			writeError(w, r, ie.status, ie.msg, fieldViolation(ie.field, ie.msg))
-			return
-		}
-		writeError(w, r, ie.status, ie.msg)
+		writeStatus(w, r, ie.status, ie.rpcStatus(), nil)
 		return
 	}
 	if r.Context().Err() != nil {
@@ -122,15 +137,15 @@ func (h *Handler) writeInputError(w http.ResponseWriter, r *http.Request, err er
 }
 
 // upstreamRequest is the gRPC request for b: POST of the framed messages
-// with the call's metadata and deadline.
-func (h *Handler) upstreamRequest(r *http.Request, b *binding, body io.ReadCloser, length int64) *http.Request {
+// with the call's metadata and timeout (0: none).
+func (h *Handler) upstreamRequest(r *http.Request, b *binding, body io.ReadCloser, length int64, timeout time.Duration) *http.Request {
 	hdr := http.Header{
 		"Content-Type": {"application/grpc+proto"},
 		"Te":           {"trailers"},
 	}
 	h.copyMetadata(hdr, r.Header)
-	if d, ok := h.callDeadline(r, b); ok {
-		hdr.Set("Grpc-Timeout", encodeTimeout(d))
+	if timeout > 0 {
+		hdr.Set("Grpc-Timeout", encodeTimeout(timeout))
 	}
 	req := &http.Request{
 		Method:        http.MethodPost,
@@ -144,108 +159,6 @@ func (h *Handler) upstreamRequest(r *http.Request, b *binding, body io.ReadClose
 		RemoteAddr:    r.RemoteAddr,
 	}
 	return req.WithContext(r.Context())
-}
-
-// copyMetadata passes the allowed request headers, and those with the
-// metadata prefix (without it), as gRPC metadata. Pseudo and reserved
-// gRPC names never pass.
-func (h *Handler) copyMetadata(dst, src http.Header) {
-	prefix := h.cfg.Metadata.Prefix
-	for name, vv := range src {
-		key := ""
-		switch {
-		case prefix != "" && len(name) > len(prefix) && strings.EqualFold(name[:len(prefix)], prefix):
-			key = name[len(prefix):]
-		case h.allowedHeader(name):
-			key = name
-		default:
-			continue
-		}
-		lk := strings.ToLower(key)
-		if reservedMetadata(lk) {
-			continue
-		}
-		dst[http.CanonicalHeaderKey(lk)] = append(dst[http.CanonicalHeaderKey(lk)], vv...)
-	}
-}
-
-func (h *Handler) allowedHeader(name string) bool {
-	for _, a := range h.cfg.Metadata.Headers {
-		if strings.EqualFold(a, name) {
-			return true
-		}
-	}
-	return false
-}
-
-func reservedMetadata(k string) bool {
-	switch k {
-	case "content-type", "te", "user-agent", "host", "connection", "content-length", "transfer-encoding":
-		return true
-	}
-	return strings.HasPrefix(k, "grpc-") || strings.HasPrefix(k, ":")
-}
-
-// callDeadline is how long the whole call may last: the deadline for
-// unary calls; for streaming ones only a client's own Grpc-Timeout (a
-// stream may last as long as its client wants; the route's timeout still
-// bounds the wait for its response headers).
-func (h *Handler) callDeadline(r *http.Request, b *binding) (time.Duration, bool) {
-	if b.method.IsStreamingClient() || b.method.IsStreamingServer() {
-		if v := r.Header.Get("Grpc-Timeout"); v != "" {
-			return decodeTimeout(v)
-		}
-		return 0, false
-	}
-	return h.deadline(r)
-}
-
-// deadline is the call's timeout: the route's, shortened by a client's
-// Grpc-Timeout header.
-func (h *Handler) deadline(r *http.Request) (time.Duration, bool) {
-	d := h.cfg.Timeout.D()
-	if v := r.Header.Get("Grpc-Timeout"); v != "" {
-		if c, ok := decodeTimeout(v); ok && (d == 0 || c < d) {
-			d = c
-		}
-	}
-	return d, d > 0
-}
-
-// timeoutUnits are grpc-timeout's units, smallest first.
-var timeoutUnits = [...]struct {
-	suffix byte
-	size   time.Duration
-}{{'n', time.Nanosecond}, {'u', time.Microsecond}, {'m', time.Millisecond}, {'S', time.Second}, {'M', time.Minute}, {'H', time.Hour}}
-
-// encodeTimeout writes d as a grpc-timeout value (at most 8 digits).
-func encodeTimeout(d time.Duration) string {
-	if d <= 0 {
-		return "1n"
-	}
-	for _, u := range timeoutUnits {
-		if v := (d + u.size - 1) / u.size; v < 1e8 {
-			return strconv.FormatInt(int64(v), 10) + string(u.suffix)
-		}
-	}
-	return "99999999H"
-}
-
-// decodeTimeout reads a grpc-timeout value: 1 to 8 digits and a unit.
-func decodeTimeout(s string) (time.Duration, bool) {
-	if len(s) < 2 || len(s) > 9 {
-		return 0, false
-	}
-	v, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
-	if err != nil || v < 0 {
-		return 0, false
-	}
-	for _, u := range timeoutUnits {
-		if u.suffix == s[len(s)-1] {
-			return time.Duration(v) * u.size, true
-		}
-	}
-	return 0, false
 }
 
 // callStatus is the outcome of a gRPC answer whose head has arrived and

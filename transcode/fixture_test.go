@@ -31,6 +31,7 @@ type fixture struct {
 	h        *transcode.Handler
 	svc      *grpcsvc.Server
 	src      *staticSource
+	cluster  *upstream.Cluster // the route's upstream, for its load and health
 }
 
 // staticSource serves one fetched Set and counts refresh requests.
@@ -109,6 +110,11 @@ func warmErrors(t *testing.T, routeExtra string) []error {
 // must not run in parallel.
 var routeUpstream string
 
+// upstreamExtra, when set, is YAML flow-mapping entries added to the
+// upstream's config (", circuit_breaker: {...}"); tests that set it must
+// not run in parallel.
+var upstreamExtra string
+
 func buildFixture(t testing.TB, routeExtra string, override map[string]grpcsvc.Handler, mk func(addr string) transcode.Source) (*fixture, []error) {
 	t.Helper()
 	addr, svc := startService(t, override)
@@ -119,7 +125,7 @@ func buildFixture(t testing.TB, routeExtra string, override map[string]grpcsvc.H
 	text := `admin: {address: "off"}
 listeners: [{name: web, address: "127.0.0.1:0"}]
 upstreams:
-  library: {endpoints: ["` + upstreamAddr + `"], protocol: h2c}
+  library: {endpoints: ["` + upstreamAddr + `"], protocol: h2c` + upstreamExtra + `}
 routes:
   - match: {prefix: /}
     transcode:
@@ -167,7 +173,7 @@ routes:
 	srv.Config.Protocols.SetUnencryptedHTTP2(true)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &fixture{URL: srv.URL, grpcAddr: addr, h: h, svc: svc, src: static}, errs
+	return &fixture{URL: srv.URL, grpcAddr: addr, h: h, svc: svc, src: static, cluster: c}, errs
 }
 
 func indent(s string, n int) string {

@@ -130,6 +130,43 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
+// A client's Grpc-Timeout never removes the route's timeout: zero has
+// already passed (504 without a call), and one too large to represent
+// shortens nothing.
+func TestGRPCTimeoutNeverLengthens(t *testing.T) {
+	seen := make(chan time.Duration, 4)
+	f := startFixtureWith(t, "timeout: 5s", map[string]grpcsvc.Handler{
+		"/bouncer.library.v1.Library/CountBooks": func(c *grpcsvc.Call) error {
+			if _, err := c.Recv(); err != nil {
+				return err
+			}
+			dl, _ := c.Ctx.Deadline()
+			seen <- time.Until(dl)
+			return c.Send(dynamicpb.NewMessage(c.Method.Output()))
+		},
+	})
+	for _, v := range []string{"0S", "0m"} {
+		r := f.do(t, "POST", "/bouncer.library.v1.Library/CountBooks", "{}", "Grpc-Timeout", v)
+		if st := statusOf(t, r); r.Status != 504 || st.Code != int(codes.DeadlineExceeded) {
+			t.Fatalf("Grpc-Timeout %s: %d %s", v, r.Status, r.Body)
+		}
+	}
+	if r := f.do(t, "GET", "/v1/shelves/1:watch", "", "Grpc-Timeout", "0n"); r.Status != 504 {
+		t.Fatalf("a stream with Grpc-Timeout 0n: %d %s", r.Status, r.Body)
+	}
+	select {
+	case d := <-seen:
+		t.Fatalf("a call with a passed deadline reached the service (deadline %v)", d)
+	default:
+	}
+	if r := f.do(t, "POST", "/bouncer.library.v1.Library/CountBooks", "{}", "Grpc-Timeout", "99999999H"); r.Status != 200 {
+		t.Fatalf("huge Grpc-Timeout: %d %s", r.Status, r.Body)
+	}
+	if d := <-seen; d <= 4*time.Second || d > 5*time.Second {
+		t.Fatalf("deadline seen by the service with a huge Grpc-Timeout: %v, want the route's 5s", d)
+	}
+}
+
 // An upstream that answers plain HTTP instead of gRPC is mapped the way
 // gRPC clients map it (503 -> UNAVAILABLE, 404 -> UNIMPLEMENTED, ...),
 // and its body never reaches the client.

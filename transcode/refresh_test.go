@@ -27,6 +27,14 @@ import (
 // bound to GET /v1/ping.
 func withExtraMethod(t *testing.T) *protoregistry.Files {
 	t.Helper()
+	return withMethod(t, &descriptorpb.MethodDescriptorProto{Name: proto.String("Ping"),
+		InputType: proto.String(".bouncer.library.v1.CountBooksRequest"), OutputType: proto.String(".bouncer.library.v1.CountBooksResponse")}, "/v1/ping")
+}
+
+// withMethod returns the sample's files with md added to the Library
+// service, bound to GET get.
+func withMethod(t *testing.T, md *descriptorpb.MethodDescriptorProto, get string) *protoregistry.Files {
+	t.Helper()
 	files, err := sample.Files()
 	if err != nil {
 		t.Fatal(err)
@@ -36,12 +44,11 @@ func withExtraMethod(t *testing.T) *protoregistry.Files {
 		t.Fatal(err)
 	}
 	fdp := protodesc.ToFileDescriptorProto(d.ParentFile())
-	opts := &descriptorpb.MethodOptions{}
-	proto.SetExtension(opts, annotations.E_Http, &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: "/v1/ping"}})
+	md.Options = &descriptorpb.MethodOptions{}
+	proto.SetExtension(md.Options, annotations.E_Http, &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: get}})
 	for _, sd := range fdp.Service {
 		if sd.GetName() == "Library" {
-			sd.Method = append(sd.Method, &descriptorpb.MethodDescriptorProto{Name: proto.String("Ping"),
-				InputType: proto.String(".bouncer.library.v1.CountBooksRequest"), OutputType: proto.String(".bouncer.library.v1.CountBooksResponse"), Options: opts})
+			sd.Method = append(sd.Method, md)
 		}
 	}
 	var out protoregistry.Files

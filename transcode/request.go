@@ -10,9 +10,11 @@ import (
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/bouncer-proxy/bouncer/transcode/httprule"
 	"github.com/bouncer-proxy/bouncer/transcode/params"
@@ -29,6 +31,25 @@ type inputError struct {
 }
 
 func (e *inputError) Error() string { return e.msg }
+
+// rpcStatus is e as the google.rpc.Status of its answer, with a
+// google.rpc.BadRequest detail naming the fields at fault.
+func (e *inputError) rpcStatus() *status.Status {
+	st := &status.Status{Code: int32(codeForHTTP(e.status)), Message: e.msg}
+	var detail proto.Message
+	switch {
+	case len(e.violations) > 0:
+		detail = &errdetails.BadRequest{FieldViolations: e.violations}
+	case e.field != "":
+		detail = fieldViolation(e.field, e.msg)
+	}
+	if detail != nil {
+		if a, err := anypb.New(detail); err == nil {
+			st.Details = append(st.Details, a)
+		}
+	}
+	return st
+}
 
 func badInput(field, format string, args ...any) *inputError {
 	return &inputError{status: http.StatusBadRequest, field: field, msg: fmt.Sprintf(format, args...)}

@@ -15,24 +15,25 @@ import (
 
 // respond turns the gRPC answer res of binding b into the client's
 // response and returns the outcome in HTTP terms for the endpoint's
-// health and the metrics.
-func (h *Handler) respond(w http.ResponseWriter, r *http.Request, t *table, b *binding, res *http.Response) int {
+// health and the metrics; abort asks the caller to cut the response (a
+// raw stream that failed after its first bytes), once Done has run.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, t *table, b *binding, res *http.Response) (outcome int, abort bool) {
 	if st, hs, ok := callStatus(res); !ok {
 		h.writeMetadata(w.Header(), res.Header, "")
 		writeStatus(w, r, hs, st, t.set.Types)
-		return h.outcome(st, hs)
+		return h.outcome(st, hs), false
 	} else if st != nil { // trailers-only OK: no message at all
 		if b.method.IsStreamingServer() {
 			return h.stream(w, r, t, b, res)
 		}
 		st = &status.Status{Code: int32(codes.Internal), Message: "upstream sent no response message"}
 		writeStatus(w, r, http.StatusBadGateway, st, t.set.Types)
-		return http.StatusBadGateway
+		return http.StatusBadGateway, false
 	}
 	if b.method.IsStreamingServer() {
 		return h.stream(w, r, t, b, res)
 	}
-	return h.unary(w, r, t, b, res)
+	return h.unary(w, r, t, b, res), false
 }
 
 // unary reads the one response message and the status, then answers.
@@ -52,8 +53,8 @@ func (h *Handler) unary(w http.ResponseWriter, r *http.Request, t *table, b *bin
 		return h.badUpstream(w, r, "upstream response message is too large")
 	}
 	if err != io.EOF {
-		if r.Context().Err() != nil {
-			return 499
+		if st, hs, ok := callEnded(r.Context()); ok {
+			return writeEnded(w, r, t, st, hs)
 		}
 		return h.badUpstream(w, r, "upstream response broke off")
 	}
@@ -81,6 +82,15 @@ func (h *Handler) unary(w http.ResponseWriter, r *http.Request, t *table, b *bin
 	w.WriteHeader(b.status)
 	_, _ = w.Write(body)
 	return http.StatusOK
+}
+
+// writeEnded answers a call that ended on Bouncer's side (see
+// callEnded); a client gone gets nothing. It returns the outcome for Done.
+func writeEnded(w http.ResponseWriter, r *http.Request, t *table, st *status.Status, hs int) int {
+	if hs != 499 {
+		writeStatus(w, r, hs, st, t.set.Types)
+	}
+	return hs
 }
 
 func (h *Handler) badUpstream(w http.ResponseWriter, r *http.Request, msg string) int {

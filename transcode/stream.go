@@ -1,8 +1,6 @@
 package transcode
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"mime"
@@ -13,8 +11,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
-
-	"github.com/bouncer-proxy/bouncer/transcode/httprule"
 )
 
 // streamFormat is how a server stream is written: chosen per request from
@@ -56,8 +52,9 @@ var formatTypes = [...]string{formatNDJSON: "application/x-ndjson", formatSSE: "
 // stream writes a server stream: each message flushed as it arrives. An
 // error before the first message is a plain HTTP error; one after it is
 // an in-band record ({"error": google.rpc.Status}, an SSE "error" event,
-// or the array's last element) since the status line is gone.
-func (h *Handler) stream(w http.ResponseWriter, r *http.Request, t *table, b *binding, res *http.Response) int {
+// or the array's last element) since the status line is gone. It returns
+// endStream's results.
+func (h *Handler) stream(w http.ResponseWriter, r *http.Request, t *table, b *binding, res *http.Response) (int, bool) {
 	format := pickFormat(r, b)
 	rc := http.NewResponseController(w)
 	msgs := make(chan []byte)
@@ -114,8 +111,11 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, t *table, b *bi
 			}
 		case err := <-done:
 			if err != io.EOF {
-				if r.Context().Err() != nil {
-					return 499
+				if st, hs, ok := callEnded(r.Context()); ok {
+					if hs == 499 {
+						return hs, false // the client went away: nothing to tell it
+					}
+					return h.endStream(w, r, t, format, started, count, st, hs, res)
 				}
 				st := &status.Status{Code: int32(codes.Unavailable), Message: "upstream stream broke off"}
 				if errors.Is(err, errFrameTooLarge) {
@@ -168,13 +168,15 @@ func writeRecord(w io.Writer, format streamFormat, out []byte, n int) {
 	}
 }
 
-// endStream finishes a stream with its status.
-func (h *Handler) endStream(w http.ResponseWriter, r *http.Request, t *table, format streamFormat, started bool, n int, st *status.Status, hs int, res *http.Response) int {
+// endStream finishes a stream with its status and returns the outcome
+// for Done; abort is true when the response must be cut instead (a raw
+// stream has no room for an error once its bytes have started).
+func (h *Handler) endStream(w http.ResponseWriter, r *http.Request, t *table, format streamFormat, started bool, n int, st *status.Status, hs int, res *http.Response) (outcome int, abort bool) {
 	if !started {
 		if st.Code != 0 {
 			h.writeMetadata(w.Header(), res.Header, "")
 			writeStatus(w, r, hs, st, t.set.Types)
-			return h.outcome(st, hs)
+			return h.outcome(st, hs), false
 		}
 		// An empty stream: an empty body of the right kind.
 		h.writeMetadata(w.Header(), res.Header, "")
@@ -187,7 +189,7 @@ func (h *Handler) endStream(w http.ResponseWriter, r *http.Request, t *table, fo
 		if format == formatArray {
 			_, _ = io.WriteString(w, "[]")
 		}
-		return http.StatusOK
+		return http.StatusOK, false
 	}
 	if st.Code != 0 && format != formatRaw {
 		st.Message = strings.ToValidUTF8(st.Message, "\uFFFD")
@@ -210,54 +212,5 @@ func (h *Handler) endStream(w http.ResponseWriter, r *http.Request, t *table, fo
 	for k, vv := range trailers {
 		w.Header()[http.TrailerPrefix+k] = vv
 	}
-	if st.Code != 0 && format == formatRaw {
-		panic(http.ErrAbortHandler) // raw bytes have no room for an error: cut the response
-	}
-	return h.outcome(st, hs)
-}
-
-// streamRequest turns a client-streaming request's NDJSON body into gRPC
-// frames, read as the upstream asks for them. Path variables and query
-// parameters fill every message. A malformed line ends the upstream body
-// with an error, which fails the call.
-func (h *Handler) streamRequest(r *http.Request, t *table, b *binding, vars []httprule.VarValue) (*io.PipeReader, error) {
-	if !isJSONContentType(r.Header.Get("Content-Type")) {
-		return nil, &inputError{status: http.StatusUnsupportedMediaType, msg: "the body must be NDJSON (application/x-ndjson)"}
-	}
-	pr, pw := io.Pipe()
-	go func() {
-		sc := bufio.NewScanner(r.Body)
-		max := int(h.cfg.MaxBodyBytes)
-		if max <= 0 {
-			max = 4 << 20
-		}
-		sc.Buffer(make([]byte, 0, 64<<10), max)
-		for sc.Scan() {
-			line := sc.Bytes()
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			if !h.sendRequest(pw, b, t, r, vars, line) {
-				return
-			}
-		}
-		_ = pw.CloseWithError(sc.Err()) // nil: a clean end of the request stream
-	}()
-	return pr, nil
-}
-
-// sendRequest writes one JSON request message of a client stream to the
-// upstream body as a frame; false when the stream must end (a bad message
-// ends it with its error, which fails the call).
-func (h *Handler) sendRequest(pw *io.PipeWriter, b *binding, t *table, r *http.Request, vars []httprule.VarValue, data []byte) bool {
-	m, err := h.fillRequest(b, t, r, vars, data)
-	if err == nil {
-		var raw []byte
-		if raw, err = wire.Marshal(m.Interface()); err == nil {
-			_, err = pw.Write(appendFrame(nil, raw))
-			return err == nil
-		}
-	}
-	_ = pw.CloseWithError(err)
-	return false
+	return h.outcome(st, hs), st.Code != 0 && format == formatRaw
 }

@@ -264,3 +264,36 @@ func TestForwardedMetadata(t *testing.T) {
 		})
 	}
 }
+
+// Names Bouncer sets or clears for trust never come from the metadata
+// prefix, nor does an allowed header: the upstream sees only the real one.
+func TestMetadataPrefixCannotSpoof(t *testing.T) {
+	f := startFixtureWith(t, "", map[string]grpcsvc.Handler{
+		"/bouncer.library.v1.Library/CountBooks": func(c *grpcsvc.Call) error {
+			if _, err := c.Recv(); err != nil {
+				return err
+			}
+			md := c.Metadata()
+			seen := []string{}
+			for _, k := range []string{"x-forwarded-client-cert", "x-real-ip", "forwarded", "authorization", "x-custom"} {
+				seen = append(seen, k+"="+strings.Join(md.Get(k), ","))
+			}
+			c.SetHeader(metadata.Pairs("x-seen", strings.Join(seen, ";")))
+			return c.Send(dynamicpb.NewMessage(c.Method.Output()))
+		},
+	})
+	r := f.do(t, "POST", "/bouncer.library.v1.Library/CountBooks", "{}",
+		"Grpc-Metadata-X-Forwarded-Client-Cert", "By=spiffe://evil;Hash=00",
+		"Grpc-Metadata-X-Real-Ip", "203.0.113.9",
+		"Grpc-Metadata-Forwarded", "for=203.0.113.9",
+		"Grpc-Metadata-Authorization", "Bearer forged",
+		"Grpc-Metadata-X-Custom", "ok")
+	got := r.Header.Get("Grpc-Metadata-X-Seen")
+	if strings.Contains(got, "203.0.113.9") {
+		t.Fatalf("a forged forwarding value reached the service: %s", got)
+	}
+	got, _, _ = strings.Cut(got, "forwarded=for=127.0.0.1;")
+	if want := "x-forwarded-client-cert=;x-real-ip=;"; r.Status != 200 || got != want || !strings.HasSuffix(r.Header.Get("Grpc-Metadata-X-Seen"), ";authorization=;x-custom=ok") {
+		t.Fatalf("%d: metadata at the service: %s", r.Status, r.Header.Get("Grpc-Metadata-X-Seen"))
+	}
+}

@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -27,6 +28,9 @@ const (
 	wsWriteWait  = 10 * time.Second
 )
 
+// errClientGone ends a WebSocket call whose client's side has ended.
+var errClientGone = errors.New("transcode: the WebSocket client has gone")
+
 var upgrader = websocket.Upgrader{
 	ReadBufferSize:  16 << 10,
 	WriteBufferSize: 16 << 10,
@@ -43,46 +47,59 @@ func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(h.ResponseWriter).Hijack()
 }
 
-// serveWebSocket runs a streaming call of b over a WebSocket.
+// serveWebSocket runs a streaming call of b over a WebSocket. After the
+// hijack the client's request context is no longer cancelled by the
+// server, so the call has its own: cancelled when the client's side of
+// the socket ends, and bounded by the call's deadline.
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, t *table, b *binding, vars []httprule.VarValue) {
+	d, ok := h.callDeadline(r, b)
+	if ok && d <= 0 {
+		writeError(w, r, http.StatusGatewayTimeout, "the call's deadline (grpc-timeout) has already passed")
+		return
+	}
 	ws, err := upgrader.Upgrade(hijacker{w}, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
 	defer ws.Close()
 	ws.SetReadLimit(wsMaxMessage)
+	c := newCall(r, d)
+	defer c.end()
+	r = r.WithContext(c.ctx)
 	pr, pw := io.Pipe()
-	go h.wsRequests(ws, pw, r, t, b, vars)
-	req := h.upstreamRequest(r, b, io.NopCloser(pr), -1)
+	defer pr.CloseWithError(io.ErrClosedPipe) // stops the request pump if the client still sends
+	go h.wsRequests(c, ws, pw, r, t, b, vars)
+	req := h.upstreamRequest(r, b, io.NopCloser(pr), -1, c.timeout)
 	x, gerr := h.proxy.Exchange(req, false)
-	if gerr != nil {
-		_ = pr.CloseWithError(io.ErrClosedPipe)
-		wsClose(ws, &status.Status{Code: int32(codeForHTTP(gerr.Status)), Message: gerr.Message}, t)
-		return
-	}
 	if x == nil {
-		_ = pr.CloseWithError(io.ErrClosedPipe)
+		if st, _, ok := callEnded(r.Context()); ok && st.Code != int32(codes.Canceled) {
+			wsClose(ws, st, t)
+		} else if gerr != nil {
+			wsClose(ws, &status.Status{Code: int32(codeForHTTP(gerr.Status)), Message: gerr.Message}, t)
+		}
 		return
 	}
 	st, hs := h.wsResponses(ws, r, t, b, x.Res)
-	_ = pr.CloseWithError(io.ErrClosedPipe) // stops the request pump if the client still sends
+	c.end() // the upstream stream stops before Done reads what is left of it
 	x.Done(h.outcome(st, hs))
 	wsClose(ws, st, t)
 }
 
 // wsRequests turns the client's WebSocket messages into request frames.
-func (h *Handler) wsRequests(ws *websocket.Conn, pw *io.PipeWriter, r *http.Request, t *table, b *binding, vars []httprule.VarValue) {
+// When the client's side ends (a close, a broken connection, a message
+// over the limit) nothing more can reach it, so the call is cancelled.
+func (h *Handler) wsRequests(c *call, ws *websocket.Conn, pw *io.PipeWriter, r *http.Request, t *table, b *binding, vars []httprule.VarValue) {
 	for {
 		kind, data, err := ws.ReadMessage()
 		if err != nil {
-			// A close from the client ends the request stream cleanly.
-			_ = pw.Close()
+			failStream(c, pw, errClientGone)
 			return
 		}
 		if kind != websocket.TextMessage && kind != websocket.BinaryMessage {
 			continue
 		}
-		if !h.sendRequest(pw, b, t, r, vars, data) {
+		if err := h.sendRequest(pw, b, t, r, vars, data); err != nil {
+			failStream(c, pw, err)
 			return
 		}
 	}
@@ -105,8 +122,8 @@ func (h *Handler) wsResponses(ws *websocket.Conn, r *http.Request, t *table, b *
 			return trailerStatus(res)
 		}
 		if err != nil {
-			if r.Context().Err() != nil {
-				return &status.Status{Code: int32(codes.Canceled), Message: "client went away"}, 499
+			if st, hs, ok := callEnded(r.Context()); ok {
+				return st, hs
 			}
 			return &status.Status{Code: int32(codes.Unavailable), Message: "upstream stream broke off"}, http.StatusBadGateway
 		}
