@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"io"
 	"net/http"
 
 	"github.com/bouncer-proxy/bouncer/l7"
@@ -56,15 +55,17 @@ func (p *Proxy) Exchange(req *http.Request, retryOK bool) (*Exchange, *l7.Error)
 // with this HTTP method.
 func (p *Proxy) RetriesMethod(method string) bool { return p.retry.methods[method] }
 
-// Done ends the exchange: status is the outcome in HTTP terms (for a gRPC
-// call, its status mapped to HTTP), fed to the endpoint's health and the
-// upstream metrics. The body is drained a little, so a small rest lets the
-// connection be reused, and closed.
+// Done ends the exchange; call it once, on every path. status is the
+// outcome in HTTP terms (for a gRPC call, its status mapped to HTTP), fed
+// to the endpoint's health and the upstream metrics. Done never waits on
+// the upstream: the body is closed, not read (a small rest already there
+// still lets an HTTP/1.1 connection be reused), so a response stream
+// still open is cut (an HTTP/2 stream is reset) rather than waited for,
+// and the upstream request slot is released before Done returns.
 func (x *Exchange) Done(status int) {
 	x.t.report(status)
 	x.p.observe(x.t, status)
-	_, _ = io.CopyN(io.Discard, x.Res.Body, 4<<10)
-	_ = x.Res.Body.Close()
+	closeBody(x.Res.Body)
 	x.t.cancel()
 	x.release()
 }

@@ -17,7 +17,14 @@ import (
 // cmd/bouncer does, for calling Exchange directly.
 func newExchangeProxy(t *testing.T, addrs []string, retry string) *proxy.Proxy {
 	t.Helper()
-	cfg, err := configs.Parse([]byte(simpleConfig(addrs, "balance: round_robin", retry)), "test.yaml")
+	return newExchangeProxyWith(t, addrs, "balance: round_robin", retry)
+}
+
+// newExchangeProxyWith is newExchangeProxy with extra YAML lines for the
+// upstream and the proxy action.
+func newExchangeProxyWith(t *testing.T, addrs []string, upstreamExtra, proxyExtra string) *proxy.Proxy {
+	t.Helper()
+	cfg, err := configs.Parse([]byte(simpleConfig(addrs, upstreamExtra, proxyExtra)), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 package proxy
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // StdH1 returns the net/http transport behind an http1 upstream's lean
 // transport, for comparisons; other transports are returned as they are.
@@ -9,4 +12,12 @@ func StdH1(rt http.RoundTripper) http.RoundTripper {
 		return t.fallback
 	}
 	return rt
+}
+
+// WithUpgradeIdle returns a copy of p whose upgraded connections close
+// after d without a byte either way.
+func WithUpgradeIdle(p *Proxy, d time.Duration) *Proxy {
+	c := *p
+	c.upgradeIdle = d
+	return &c
 }

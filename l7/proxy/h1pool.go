@@ -10,10 +10,10 @@ import (
 // least likely to have been closed by the upstream), and the oldest ones
 // at the bottom age out. Safe for concurrent use.
 type h1Pool struct {
-	max     int           // idle connections kept; 0: none
 	timeout time.Duration // idle time before a connection is closed; 0: no limit
 
 	mu    sync.Mutex
+	max   int       // idle connections kept; 0: none (set to 0 by shut)
 	idle  []*h1Conn // oldest first
 	timer *time.Timer
 	armed bool // timer is pending
@@ -108,6 +108,23 @@ func (p *h1Pool) closeIdle() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.close()
+	}
+}
+
+// shut closes the idle connections and keeps none from now on: put
+// refuses, so a connection in use is closed when its exchange ends.
+func (p *h1Pool) shut() {
+	p.mu.Lock()
+	p.max = 0
+	idle := p.idle
+	p.idle = nil
+	if p.timer != nil {
+		p.timer.Stop()
+		p.armed = false
+	}
 	p.mu.Unlock()
 	for _, c := range idle {
 		c.close()

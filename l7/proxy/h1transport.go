@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -29,9 +30,11 @@ type h1Transport struct {
 	maxIdle     int
 	idleTimeout time.Duration
 	fallback    *http.Transport
+	endpoints   func() (map[string]bool, bool) // the upstream's endpoint addresses; nil: unknown
 
-	mu    sync.Mutex                         // serializes pool creation
-	pools atomic.Pointer[map[string]*h1Pool] // endpoint address -> pool; copied on write
+	mu      sync.Mutex                         // serializes changes of pools
+	pools   atomic.Pointer[map[string]*h1Pool] // endpoint address -> pool; copied on write
+	retired atomic.Bool                        // no longer the serving generation's: pools keep nothing
 }
 
 var _ http.RoundTripper = (*h1Transport)(nil)
@@ -44,6 +47,7 @@ type h1Options struct {
 	maxIdle     int
 	idleTimeout time.Duration
 	fallback    *http.Transport
+	endpoints   func() (map[string]bool, bool) // nil: pools are never pruned
 }
 
 func newH1Transport(o h1Options) *h1Transport {
@@ -53,6 +57,7 @@ func newH1Transport(o h1Options) *h1Transport {
 		maxIdle:     o.maxIdle,
 		idleTimeout: o.idleTimeout,
 		fallback:    o.fallback,
+		endpoints:   o.endpoints,
 	}
 	if o.tls != nil {
 		t.tls = o.tls.Clone()
@@ -117,7 +122,9 @@ func (t *h1Transport) CloseIdleConnections() {
 	t.fallback.CloseIdleConnections()
 }
 
-// pool returns the idle stack of addr, made on first use.
+// pool returns the idle stack of addr, made on first use. A new address
+// means the endpoints may have changed (DNS answers do without a reload),
+// so the pools of addresses that are gone are pruned then.
 func (t *h1Transport) pool(addr string) *h1Pool {
 	if m := t.pools.Load(); m != nil {
 		if p, ok := (*m)[addr]; ok {
@@ -125,25 +132,77 @@ func (t *h1Transport) pool(addr string) *h1Pool {
 		}
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	old := t.pools.Load()
-	var n int
 	if old != nil {
 		if p, ok := (*old)[addr]; ok {
+			t.mu.Unlock()
 			return p
 		}
-		n = len(*old)
 	}
-	m := make(map[string]*h1Pool, n+1)
-	if old != nil {
-		for k, v := range *old {
-			m[k] = v
-		}
-	}
+	m := make(map[string]*h1Pool, len(pointee(old))+1)
+	maps.Copy(m, pointee(old))
 	p := newH1Pool(t.maxIdle, t.idleTimeout)
+	if t.retired.Load() {
+		p.shut()
+	}
 	m[addr] = p
 	t.pools.Store(&m)
+	t.mu.Unlock()
+	t.prune()
 	return p
+}
+
+// pointee is *m, or nil for a nil m.
+func pointee(m *map[string]*h1Pool) map[string]*h1Pool {
+	if m == nil {
+		return nil
+	}
+	return *m
+}
+
+// prune drops the pools of addresses that are no longer endpoints of the
+// upstream (a reload or a DNS refresh removed them): their idle
+// connections close now, busy ones when their exchange ends. It is run
+// when a new address shows up and when a reload commits.
+func (t *h1Transport) prune() {
+	if t.endpoints == nil {
+		return
+	}
+	live, ok := t.endpoints()
+	if !ok {
+		return
+	}
+	var gone []*h1Pool
+	t.mu.Lock()
+	old := pointee(t.pools.Load())
+	m := make(map[string]*h1Pool, len(old))
+	for addr, p := range old {
+		if live[addr] {
+			m[addr] = p
+		} else {
+			gone = append(gone, p)
+		}
+	}
+	if len(gone) > 0 {
+		t.pools.Store(&m)
+	}
+	t.mu.Unlock()
+	for _, p := range gone {
+		p.shut()
+	}
+}
+
+// retire is called when the transport is no longer the serving
+// generation's: idle connections close, and none is kept from now on.
+func (t *h1Transport) retire() {
+	t.retired.Store(true)
+	t.mu.Lock() // a pool made from now on sees retired
+	pools := pointee(t.pools.Load())
+	t.mu.Unlock()
+	for _, p := range pools {
+		p.shut()
+	}
+	t.fallback.CloseIdleConnections()
 }
 
 // connect dials addr and, for TLS upstreams, completes the handshake

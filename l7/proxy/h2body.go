@@ -154,18 +154,13 @@ func (b *h2Body) Read(p []byte) (int, error) {
 	if cs.head < len(cs.buf) {
 		n := copy(p, cs.buf[cs.head:])
 		cs.head += n
-		cs.recvWindow += n
-		cs.unacked += n
-		var incr int
-		if !cs.recvEnd && cs.unacked >= h2RecvStreamWindow/4 {
-			incr, cs.unacked = cs.unacked, 0
-		}
+		incr := cs.creditLocked(n)
 		var err error
 		if cs.head == len(cs.buf) && cs.recvEnd {
 			err = cs.finishLocked()
 		}
 		cs.mu.Unlock()
-		cs.refund(n, incr)
+		cs.updateWindow(incr)
 		return n, err
 	}
 	// A response that arrived whole is whole, even if the stream was reset
@@ -192,13 +187,29 @@ func (cs *h2Stream) finishLocked() error {
 	return io.EOF
 }
 
-// refund returns consumed bytes to the peer's windows.
-func (cs *h2Stream) refund(n, streamIncr int) {
-	cc := cs.cc
-	if streamIncr > 0 {
-		_ = cc.write(func(fr *http2.Framer) error { return fr.WriteWindowUpdate(cs.id, uint32(streamIncr)) })
+// creditLocked gives n consumed bytes back to the stream's window and
+// returns the WINDOW_UPDATE increment now due: credit is sent in batches
+// of a quarter window, and not at all once the peer ended the stream.
+// cs.mu is held.
+func (cs *h2Stream) creditLocked(n int) int {
+	if n <= 0 {
+		return 0
 	}
-	cc.refundConn(n)
+	cs.recvWindow += n
+	cs.unacked += n
+	if cs.recvEnd || cs.unacked < h2RecvStreamWindow/4 {
+		return 0
+	}
+	incr := cs.unacked
+	cs.unacked = 0
+	return incr
+}
+
+// updateWindow sends the stream's WINDOW_UPDATE for incr bytes, if any.
+func (cs *h2Stream) updateWindow(incr int) {
+	if incr > 0 {
+		_ = cs.cc.write(func(fr *http2.Framer) error { return fr.WriteWindowUpdate(cs.id, uint32(incr)) })
+	}
 }
 
 // Close ends the body; a stream still running is reset.
@@ -210,11 +221,9 @@ func (b *h2Body) Close() error {
 		return nil
 	}
 	cs.closedBody = true
-	unread := len(cs.buf) - cs.head
-	cs.buf, cs.head = nil, 0
+	cs.buf, cs.head = nil, 0 // the connection's credit went back on receipt
 	running := !(cs.recvEnd && cs.sentEnd) && cs.err == nil
 	cs.mu.Unlock()
-	cs.cc.refundConn(unread)
 	if running {
 		cs.abort(errH2BodyClosed, true)
 	}

@@ -22,9 +22,12 @@ import (
 // requests write their frames under wmu from their own goroutines. No
 // goroutine runs per stream except the one that copies a request body.
 // Flow control: the peer's windows bound what streams send (sendWindow,
-// waited on with flow); ours bound what the peer sends, and are refunded
-// as the proxy reads response bodies, so an upstream never makes Bouncer
-// buffer more than recvStreamWindow per stream.
+// waited on with flow); ours bound what the peer sends. A stream's window
+// is refunded as the proxy reads its response body, so an upstream never
+// makes Bouncer buffer more than h2RecvStreamWindow per stream (streams
+// are requests in flight, capped by the peer's MAX_CONCURRENT_STREAMS);
+// the connection's window is refunded as soon as DATA arrives, so that
+// responses a slow client leaves unread never hold up the other streams.
 type h2Conn struct {
 	t    *h2Transport
 	addr string
@@ -47,7 +50,7 @@ type h2Conn struct {
 	sendWindow  int32 // the peer's connection window
 	initWindow  int32 // the peer's INITIAL_WINDOW_SIZE for new streams
 	maxFrame    int   // the peer's MAX_FRAME_SIZE
-	recvUnacked int   // response bytes consumed, not yet refunded to the peer
+	recvUnacked int   // response bytes received, not yet refunded to the peer
 	recvWindow  int   // what the peer may still send on the connection
 	goingAway   bool  // GOAWAY received or sent: no new streams
 	closed      bool
@@ -264,7 +267,9 @@ func (cc *h2Conn) resetStream(id uint32, code http2.ErrCode) {
 	_ = cc.write(func(fr *http2.Framer) error { return fr.WriteRSTStream(id, code) })
 }
 
-// forget removes cs, ended or reset, and frees its slot.
+// forget removes cs, ended or reset, and frees its slot. A connection
+// left without streams is closed when it is going away or its transport
+// was retired.
 func (cc *h2Conn) forget(cs *h2Stream) {
 	cc.mu.Lock()
 	if cc.streams[cs.id] == cs {
@@ -273,14 +278,18 @@ func (cc *h2Conn) forget(cs *h2Stream) {
 		cc.flow.Broadcast()
 	}
 	idleAway := cc.goingAway && len(cc.streams) == 0
+	retiredIdle := !idleAway && cc.reserved == 0 && cc.t.retired.Load()
 	cc.mu.Unlock()
-	if idleAway {
+	switch {
+	case idleAway:
 		cc.close(errH2Closed)
+	case retiredIdle:
+		cc.shutdownIfIdle()
 	}
 }
 
-// refundConn gives n consumed response bytes back to the peer's
-// connection window, in batches.
+// refundConn gives n received response bytes back to the peer's
+// connection window, in batches of a quarter window (read loop).
 func (cc *h2Conn) refundConn(n int) {
 	if n <= 0 {
 		return

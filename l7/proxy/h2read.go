@@ -148,18 +148,19 @@ func (cc *h2Conn) onData(f *http2.DataFrame) error {
 		return http2.ConnectionError(http2.ErrCodeFlowControl)
 	}
 	cs := cc.stream(f.StreamID)
-	if cs == nil {
-		if f.StreamID >= cc.nextIDSnapshot() {
-			return http2.ConnectionError(http2.ErrCodeProtocol)
-		}
-		cc.refundConn(n) // a stream we reset: keep the connection window open
-		return nil
+	if cs == nil && f.StreamID >= cc.nextIDSnapshot() {
+		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
-	// Padding is never delivered: refund it at once.
-	cc.refundConn(n - len(data))
+	// The connection's credit goes back as soon as the frame is in, not
+	// when the proxy reads it: each stream's own window bounds what it
+	// buffers, and a client reading one response slowly must not stall
+	// every other stream of the connection.
+	cc.refundConn(n)
+	if cs == nil {
+		return nil // a stream we reset
+	}
 	if err := cs.receiveData(data, n, f.StreamEnded()); err != nil {
 		cs.abort(err, true)
-		cc.refundConn(len(data))
 	}
 	return nil
 }

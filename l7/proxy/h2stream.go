@@ -36,7 +36,7 @@ type h2Stream struct {
 	buf        []byte // received body bytes, unread from head
 	head       int
 	recvWindow int  // what the peer may still send on this stream
-	unacked    int  // consumed and not yet refunded
+	unacked    int  // read or padding, not yet refunded
 	recvEnd    bool // END_STREAM received
 	sentEnd    bool // END_STREAM sent
 	signalled  bool // respc got its one value
@@ -201,7 +201,6 @@ func (cs *h2Stream) receiveData(p []byte, flowLen int, ended bool) error {
 	}
 	if cs.closedBody {
 		cs.mu.Unlock()
-		cs.cc.refundConn(len(p))
 		return nil
 	}
 	switch {
@@ -216,8 +215,13 @@ func (cs *h2Stream) receiveData(p []byte, flowLen int, ended bool) error {
 	}
 	cs.buf = append(cs.buf, p...)
 	cs.recvEnd = ended
+	// Padding (and its length byte) is never delivered, so no Read gives
+	// it back: credit it now, or a peer that pads shrinks the stream's
+	// window for good.
+	incr := cs.creditLocked(flowLen - len(p))
 	done := ended && cs.sentEnd
 	cs.mu.Unlock()
+	cs.updateWindow(incr)
 	if done {
 		cs.cc.forget(cs) // before the reader sees EOF, as in receiveHeaders
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bouncer-proxy/bouncer/listener"
@@ -34,6 +35,8 @@ type h2Transport struct {
 	mu    sync.Mutex
 	conns map[string][]*h2Conn
 	dials map[string]*h2Dial
+
+	retired atomic.Bool // no longer the serving generation's: connections close once idle
 }
 
 // h2Dial is a connection being dialed; done closes when it is ready or
@@ -204,4 +207,12 @@ func (t *h2Transport) CloseIdleConnections() {
 	for _, cc := range all {
 		cc.shutdownIfIdle()
 	}
+}
+
+// retire is called when the transport is no longer the serving
+// generation's: connections without streams close now, the others as
+// their last stream ends.
+func (t *h2Transport) retire() {
+	t.retired.Store(true)
+	t.CloseIdleConnections()
 }

@@ -5,6 +5,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,6 +40,8 @@ type Proxy struct {
 	timeout time.Duration
 	perTry  time.Duration
 	fwd     l7.Forwarding
+
+	upgradeIdle time.Duration // an upgraded connection quiet this long is closed
 }
 
 var _ http.Handler = (*Proxy)(nil)
@@ -58,6 +61,8 @@ func New(o Options) *Proxy {
 		timeout: o.Action.Timeout.D(),
 		perTry:  o.Action.PerTryTimeout.D(),
 		fwd:     forwarding(o.Action.Forwarded),
+
+		upgradeIdle: upgradeIdleTimeout,
 	}
 }
 
@@ -127,6 +132,10 @@ func (p *Proxy) exchange(r *http.Request, retryOK bool) (*tryResult, *l7.Error) 
 			releaseRetry()
 			releaseRetry = func() {}
 			if rel, ok := p.o.Cluster.AcquireRetry(); ok {
+				if !t.fenceBody() { // its writer read the body after all
+					rel()
+					return t, nil
+				}
 				releaseRetry = rel
 				tried = append(tried, ep)
 				t.discard()
@@ -178,7 +187,9 @@ func (p *Proxy) outgoing(ctx context.Context, r *http.Request, host string) *htt
 	case r.GetBody != nil:
 		out.Body, _ = r.GetBody() // a replayable body made by the caller (Exchange)
 	case r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0:
-		out.Body = &trackedBody{rc: r.Body}
+		tb := &trackedBody{rc: r.Body}
+		tb.first.tb = tb
+		out.Body = &tb.first
 	}
 	return out
 }
@@ -189,8 +200,8 @@ func bodyStarted(out *http.Request) bool {
 	if out.GetBody != nil {
 		return false
 	}
-	tb, ok := out.Body.(*trackedBody)
-	return ok && tb.started()
+	b, ok := out.Body.(*tryBody)
+	return ok && b.tb.started()
 }
 
 func httpTEHasTrailers(h http.Header) bool {
@@ -253,30 +264,62 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// trackedBody wraps the client's request body so a retry can tell whether
-// any of it was already sent (then it cannot be replayed).
+// trackedBody wraps the client's request body, shared by the tries of a
+// request, so a retry can tell whether any of it was already sent (then
+// it cannot be replayed). Each try reads it through a tryBody of its own.
 type trackedBody struct {
-	rc   io.ReadCloser
-	read atomic.Bool // set by the transport's writer goroutine
+	rc    io.ReadCloser
+	read  atomic.Bool // set by a transport's body writer
+	first tryBody     // the first try's, allocated with it
 }
-
-func (b *trackedBody) Read(p []byte) (int, error) {
-	if b.rc == nil {
-		return 0, io.EOF
-	}
-	b.read.Store(true)
-	return b.rc.Read(p)
-}
-
-// Close is a no-op: the server owns the client body; the transport closing
-// it after a failed try must not end a body we may still send on a retry.
-func (b *trackedBody) Close() error { return nil }
 
 func (b *trackedBody) started() bool { return b.read.Load() }
 
+// forTry returns the body to send on a new try.
+func (b *trackedBody) forTry() *tryBody { return &tryBody{tb: b} }
+
+// Try body states (tryBody.state).
+const (
+	bodyFresh   int32 = iota // nothing read yet
+	bodyClaimed              // this try read (or is reading) the client's body
+	bodyFenced               // the try was abandoned before it read: no read passes
+)
+
+// errBodyFenced fails a read by the body writer of an abandoned try.
+var errBodyFenced = errors.New("proxy: request body read by an abandoned try")
+
+// tryBody is one try's view of the client's body. A transport may leave
+// the goroutine that writes a request body running after its try failed;
+// once the try is abandoned for a retry (fence), that goroutine can no
+// longer read, so two tries never read the client's body at once.
+type tryBody struct {
+	tb    *trackedBody
+	state atomic.Int32 // bodyFresh, bodyClaimed or bodyFenced
+}
+
+func (b *tryBody) Read(p []byte) (int, error) {
+	if b.state.Load() != bodyClaimed && !b.state.CompareAndSwap(bodyFresh, bodyClaimed) {
+		return 0, errBodyFenced
+	}
+	tb := b.tb
+	if tb.rc == nil {
+		return 0, io.EOF
+	}
+	tb.read.Store(true)
+	return tb.rc.Read(p)
+}
+
+// fence stops the try's reads for good. It reports false when the try
+// already read: then the body was started and must not be sent again.
+func (b *tryBody) fence() bool { return b.state.CompareAndSwap(bodyFresh, bodyFenced) }
+
+// Close is a no-op: the server owns the client body; the transport closing
+// it after a failed try must not end a body we may still send on a retry.
+func (b *tryBody) Close() error { return nil }
+
 // BufferedComplete passes on the client body's (see bufferedBody).
-func (b *trackedBody) BufferedComplete() int {
-	if bb, ok := b.rc.(bufferedBody); ok {
+func (b *tryBody) BufferedComplete() int {
+	if bb, ok := b.tb.rc.(bufferedBody); ok {
 		return bb.BufferedComplete()
 	}
 	return -1

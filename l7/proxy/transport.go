@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bouncer-proxy/bouncer/configs"
+	"github.com/bouncer-proxy/bouncer/l4/upstream"
 	"github.com/bouncer-proxy/bouncer/listener"
 	"github.com/bouncer-proxy/bouncer/tls/mtls"
 )
@@ -28,15 +29,25 @@ type ConnGate interface {
 // Transports keeps one pooled RoundTripper per upstream across reloads, so
 // that keep-alive connections survive a config change that does not touch
 // the upstream's transport settings. Safe for concurrent use.
+//
+// It follows the config lifecycle: Get, while a generation is built,
+// changes nothing the serving generation uses; Retain, once the new
+// generation is swapped in, commits what Get returned; Abort forgets it
+// when the build or the swap failed.
 type Transports struct {
-	mu sync.Mutex
-	m  map[string]*transportEntry
+	mu      sync.Mutex
+	m       map[string]*transportEntry // what the serving generation uses
+	pending map[string]*transportEntry // what Get returned for the generation being built
 }
 
 type transportEntry struct {
 	key  string // settings fingerprint
 	gate *gateRef
 	rt   http.RoundTripper
+
+	// Pending entries only.
+	next ConnGate // the gate gate switches to at commit
+	live bool     // rt is the serving generation's (settings unchanged)
 }
 
 // gateRef lets a reused transport's dialer see the newest cluster's limits.
@@ -51,12 +62,44 @@ func (g *gateRef) get() ConnGate {
 	return g.gate
 }
 
-// NewTransports makes an empty set.
-func NewTransports() *Transports { return &Transports{m: map[string]*transportEntry{}} }
+func (g *gateRef) set(gate ConnGate) {
+	g.mu.Lock()
+	g.gate = gate
+	g.mu.Unlock()
+}
 
-// Get returns the transport for upstream name with cfg, reusing the
-// current one when its settings are unchanged. The scheme to put in
-// request URLs is returned too ("http" or "https").
+// endpointLister is a gate that knows its upstream's current endpoints;
+// upstream.Cluster is one.
+type endpointLister interface {
+	Endpoints() []*upstream.Endpoint
+}
+
+// addrs returns the addresses of the gate's current endpoints; false when
+// the gate does not list them.
+func (g *gateRef) addrs() (map[string]bool, bool) {
+	l, ok := g.get().(endpointLister)
+	if !ok {
+		return nil, false
+	}
+	eps := l.Endpoints()
+	m := make(map[string]bool, len(eps))
+	for _, e := range eps {
+		m[e.Address()] = true
+	}
+	return m, true
+}
+
+// NewTransports makes an empty set.
+func NewTransports() *Transports {
+	return &Transports{m: map[string]*transportEntry{}, pending: map[string]*transportEntry{}}
+}
+
+// Get returns the transport the generation being built is to use for
+// upstream name with cfg: the serving one when its settings are
+// unchanged, else a new one. The serving generation is not affected:
+// the reused transport keeps dialing under the current cluster's limits,
+// and the one it replaces keeps its connections, until Retain. The
+// scheme to put in request URLs is returned too ("http" or "https").
 func (t *Transports) Get(name string, cfg configs.Upstream, gate ConnGate) (http.RoundTripper, string, error) {
 	key := fingerprint(cfg)
 	scheme := "http"
@@ -65,10 +108,15 @@ func (t *Transports) Get(name string, cfg configs.Upstream, gate ConnGate) (http
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if p, ok := t.pending[name]; ok && p.key == key {
+		p.next = gate
+		if !p.live {
+			p.gate.set(gate) // not serving yet
+		}
+		return p.rt, scheme, nil
+	}
 	if e, ok := t.m[name]; ok && e.key == key {
-		e.gate.mu.Lock()
-		e.gate.gate = gate
-		e.gate.mu.Unlock()
+		t.setPending(name, &transportEntry{key: key, gate: e.gate, rt: e.rt, next: gate, live: true})
 		return e.rt, scheme, nil
 	}
 	ref := &gateRef{gate: gate}
@@ -76,23 +124,66 @@ func (t *Transports) Get(name string, cfg configs.Upstream, gate ConnGate) (http
 	if err != nil {
 		return nil, "", err
 	}
-	if old, ok := t.m[name]; ok {
-		closeIdle(old.rt)
-	}
-	t.m[name] = &transportEntry{key: key, gate: ref, rt: rt}
+	t.setPending(name, &transportEntry{key: key, gate: ref, rt: rt, next: gate})
 	return rt, scheme, nil
 }
 
-// Retain drops transports of upstreams that are gone.
+// setPending records e for name, retiring a transport made for a build
+// that never committed.
+func (t *Transports) setPending(name string, e *transportEntry) {
+	if old, ok := t.pending[name]; ok && !old.live {
+		retire(old.rt)
+	}
+	t.pending[name] = e
+}
+
+// Retain commits the generation just swapped in, whose upstreams are
+// names: the transports Get returned for it are kept (a reused one now
+// dials under the new cluster's limits, and drops the pools of addresses
+// that are no longer endpoints); those they replace, and those of
+// upstreams that are gone, are retired (idle connections close now,
+// busy ones when their request ends). Call it after the swap.
 func (t *Transports) Retain(names map[string]bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for name, p := range t.pending {
+		if !names[name] {
+			if !p.live {
+				retire(p.rt)
+			}
+			continue
+		}
+		p.gate.set(p.next)
+		if old, ok := t.m[name]; ok && old.rt != p.rt {
+			retire(old.rt)
+		}
+		t.m[name] = &transportEntry{key: p.key, gate: p.gate, rt: p.rt}
+	}
+	clear(t.pending)
 	for name, e := range t.m {
 		if !names[name] {
-			closeIdle(e.rt)
+			retire(e.rt)
 			delete(t.m, name)
+			continue
+		}
+		if pr, ok := e.rt.(interface{ prune() }); ok {
+			pr.prune()
 		}
 	}
+}
+
+// Abort forgets what Get returned for a generation that will not be
+// swapped in (its build or its swap failed): transports made for it are
+// retired, the serving ones are left as they are.
+func (t *Transports) Abort() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.pending {
+		if !p.live {
+			retire(p.rt)
+		}
+	}
+	clear(t.pending)
 }
 
 // CloseIdle closes idle connections of every transport.
@@ -102,12 +193,27 @@ func (t *Transports) CloseIdle() {
 	for _, e := range t.m {
 		closeIdle(e.rt)
 	}
+	for _, p := range t.pending {
+		closeIdle(p.rt)
+	}
 }
 
 func closeIdle(rt http.RoundTripper) {
 	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// retire tells rt it is no longer the serving generation's: the
+// transports of this package close their idle connections and keep none
+// from then on (requests of the old generation still in flight may end
+// on it); others close their idle connections.
+func retire(rt http.RoundTripper) {
+	if r, ok := rt.(interface{ retire() }); ok {
+		r.retire()
+		return
+	}
+	closeIdle(rt)
 }
 
 func fingerprint(cfg configs.Upstream) string {
@@ -146,7 +252,7 @@ func newTransport(cfg configs.Upstream, gate *gateRef) (http.RoundTripper, error
 	case "h3":
 		return newH3Transport(cfg, tlsCfg, gate), nil
 	}
-	return newHTTP1Transport(cfg, tlsCfg, dial), nil
+	return newHTTP1Transport(cfg, tlsCfg, dial, gate.addrs), nil
 }
 
 // dialFunc opens an upstream connection.
@@ -159,7 +265,7 @@ func newH2Transport(cfg configs.Upstream, tlsCfg *tls.Config, dial dialFunc) htt
 
 // newHTTP1Transport is the lean HTTP/1.1 transport, with net/http's
 // transport (same dialer, same limits) for the requests it hands over.
-func newHTTP1Transport(cfg configs.Upstream, tlsCfg *tls.Config, dial dialFunc) http.RoundTripper {
+func newHTTP1Transport(cfg configs.Upstream, tlsCfg *tls.Config, dial dialFunc, endpoints func() (map[string]bool, bool)) http.RoundTripper {
 	std := &http.Transport{
 		DialContext:            dial,
 		TLSClientConfig:        tlsCfg,
@@ -184,6 +290,7 @@ func newHTTP1Transport(cfg configs.Upstream, tlsCfg *tls.Config, dial dialFunc) 
 		maxIdle:     cfg.IdleConns,
 		idleTimeout: cfg.IdleTimeout.D(),
 		fallback:    std,
+		endpoints:   endpoints,
 	})
 }
 

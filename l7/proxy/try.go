@@ -36,6 +36,7 @@ type tryResult struct {
 	start    time.Time
 	timedOut atomic.Bool
 	info     *l7.Info // the request's record, for the access log (may be nil)
+	body     *tryBody // the client's body as this try reads it; nil: none or replayable
 }
 
 // noCancel is the cancel of a try without a timeout of its own.
@@ -71,8 +72,11 @@ func (p *Proxy) try(r *http.Request, out **http.Request, ep *upstream.Endpoint, 
 		req.URL = &u
 		if req.GetBody != nil {
 			req.Body, _ = req.GetBody()
+		} else if b, ok := req.Body.(*tryBody); ok {
+			req.Body = b.tb.forTry()
 		}
 	}
+	t.body, _ = req.Body.(*tryBody)
 	ep.Start()
 	res, err := p.o.Transport.RoundTrip(req)
 	if timer != nil && !timer.Stop() {
@@ -152,15 +156,28 @@ func (t *tryResult) retryable(p retryPolicy) bool {
 	return false
 }
 
-// discard ends a try whose response will not be used.
+// fenceBody is called when t is abandoned for a retry: a body writer
+// of t still running can no longer read the client's body. It reports
+// false when t already read some of it (the retry must not happen).
+func (t *tryResult) fenceBody() bool { return t.body == nil || t.body.fence() }
+
+// discard ends a try whose response will not be used, without waiting
+// for its body: see closeBody.
 func (t *tryResult) discard() {
 	if t.res != nil {
 		t.report(t.res.StatusCode)
-		_, _ = io.CopyN(io.Discard, t.res.Body, 4<<10) // lets a small body's connection be reused
-		_ = t.res.Body.Close()
+		closeBody(t.res.Body)
 	}
 	t.cancel()
 }
+
+// closeBody ends a response body that will not be read to its end. It is
+// closed, never read: the transports keep the connection when the rest
+// is already there (HTTP/1.1 drains a small rest that arrives within a
+// few milliseconds, HTTP/2 needs no draining and resets a stream still
+// running), so an upstream that stalls mid-body cannot hold the caller
+// past its timeout, nor the request slot it holds.
+func closeBody(body io.ReadCloser) { _ = body.Close() }
 
 // asError maps a failed try to the gateway's error response.
 func (p *Proxy) asError(t *tryResult) *l7.Error {

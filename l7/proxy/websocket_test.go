@@ -1,11 +1,15 @@
 package proxy_test
 
 import (
+	"errors"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bouncer-proxy/bouncer/l7/proxy"
 	"github.com/gorilla/websocket"
 )
 
@@ -92,4 +96,56 @@ func TestWebSocketRefused(t *testing.T) {
 	if err == nil || res == nil || res.StatusCode != http.StatusForbidden {
 		t.Fatalf("dial = %v, %v; want a 403 handshake failure", res, err)
 	}
+}
+
+// TestWebSocketIdleTimeout checks that an upgraded connection stays open
+// past the proxy's idle limit while bytes flow, and is closed at both
+// ends once nothing moved either way for that long.
+func TestWebSocketIdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	upgrader := websocket.Upgrader{}
+	upstreamEnded := make(chan struct{})
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer close(upstreamEnded)
+		defer conn.Close()
+		for {
+			kind, msg, err := conn.ReadMessage()
+			if err != nil || conn.WriteMessage(kind, msg) != nil {
+				return
+			}
+		}
+	})
+	p := proxy.WithUpgradeIdle(newExchangeProxyWith(t, []string{b.Addr}, "", ""), idle)
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	conn, _, err := d.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial through the proxy: %v", err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for start := time.Now(); time.Since(start) < 3*idle; {
+		if err := conn.WriteMessage(websocket.TextMessage, []byte("ping")); err != nil {
+			t.Fatalf("write while active: %v", err)
+		}
+		if _, msg, err := conn.ReadMessage(); err != nil || string(msg) != "ping" {
+			t.Fatalf("echo while active: %q, %v", msg, err)
+		}
+	}
+	quiet := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err = conn.ReadMessage()
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("read on a quiet upgraded connection: %v; want it closed by the proxy", err)
+	}
+	if d := time.Since(quiet); d < idle/2 {
+		t.Errorf("closed %v after the last message, before the %v idle limit", d, idle)
+	}
+	recv(t, upstreamEnded, 5*time.Second, "the upstream side to be closed")
 }
