@@ -123,7 +123,7 @@ type ExtAuthzPolicy struct {
 	UpstreamHeaders []string `yaml:"upstream_headers" doc:"Headers of an allowing answer copied onto the request sent upstream."`
 	ClientHeaders   []string `yaml:"client_headers" doc:"Headers of a denying answer copied onto the response to the client."`
 	ConsumerHeader  string   `yaml:"consumer_header" doc:"Header of an allowing answer that names the consumer."`
-	CacheKey        []string `yaml:"cache_key" secret:"false" doc:"Request headers whose values key a cache of answers (empty: no cache)."`
+	CacheKey        []string `yaml:"cache_key" secret:"false" doc:"Request headers whose values, with the request's method, scheme, host and URI, key a cache of answers (empty: no cache)."`
 	CacheTTL        Duration `yaml:"cache_ttl" default:"10s" doc:"How long a cached answer is reused."`
 	FailOpen        bool     `yaml:"fail_open" default:"false" doc:"Allow requests when the service cannot be reached (default: refuse with 503)."`
 }
@@ -169,7 +169,7 @@ type CachePolicy struct {
 	KeyQuery           []string `yaml:"key_query" doc:"Only these query parameters are part of the key (sorted)."`
 	KeyQueryExclude    []string `yaml:"key_query_exclude" doc:"These query parameters are left out of the key."`
 	IgnoreQuery        bool     `yaml:"ignore_query" default:"false" doc:"The query is left out of the key."`
-	CacheAuthenticated bool     `yaml:"cache_authenticated" default:"false" doc:"Cache responses to authenticated requests too, keyed by consumer (default: they bypass the cache)."`
+	CacheAuthenticated bool     `yaml:"cache_authenticated" default:"false" doc:"Cache responses to authenticated requests too, keyed by user (method, consumer, subject); requests whose identity names no single user still bypass it (default: they bypass the cache)."`
 	MaxHeuristic       Duration `yaml:"max_heuristic" default:"24h" doc:"Cap of heuristic freshness (10% of the age of Last-Modified) for responses without explicit freshness."`
 }
 

@@ -212,11 +212,13 @@ func (a *App) Reload() error {
 func (a *App) apply(cfg *configs.Config) error {
 	g, err := build(cfg, deps{reg: a.reg, tr: a.tr, metrics: a.metrics, grpc: a.grpc, log: a.log, pol: a.pol, prev: a.cur})
 	if err != nil {
+		a.tr.Abort() // transports the build prepared; the serving ones are untouched
 		return err
 	}
 	started, keep, certs, err := a.bindListeners(cfg)
 	if err != nil {
 		g.policies.Close()
+		a.tr.Abort()
 		return err
 	}
 	states, err := a.l4States(cfg, g, started)
@@ -227,6 +229,7 @@ func (a *App) apply(cfg *configs.Config) error {
 		closeAll(started)
 		a.closeUnusedPorts()
 		g.policies.Close()
+		a.tr.Abort()
 		certs.abort()
 		return err
 	}
@@ -263,7 +266,7 @@ func (a *App) apply(cfg *configs.Config) error {
 	a.retire(retired, cfg.Server.ShutdownTimeout.D())
 	a.closeUnusedPorts()
 	a.startACME()
-	a.retirePolicies(cfg)
+	a.retirePolicies(g)
 	a.retireMirrors(cfg.Server.ShutdownTimeout.D())
 	a.cur = g
 	a.status.Generation, a.status.LoadedAt = a.gen, time.Now()
@@ -455,12 +458,12 @@ func (a *App) setPortStates(cfg *configs.Config, states map[string]*l4State) {
 
 // retirePolicies releases the serving generation's policies (its
 // requests still finish: policies keep working after Close) and the kept
-// state of policies cfg no longer has.
-func (a *App) retirePolicies(cfg *configs.Config) {
+// state (counters, caches) that next's policies do not use.
+func (a *App) retirePolicies(next *generation) {
 	if a.cur != nil {
 		a.cur.policies.Close()
 	}
-	a.pol.Retain(policyNames(cfg))
+	a.pol.Retain(next.policies) // stores the new policies use; the rest are closed
 }
 
 // retireMirrors lets the shadow requests of the generation being replaced
@@ -489,12 +492,4 @@ func waitCtx(ctx context.Context, wg *sync.WaitGroup) {
 	case <-done:
 	case <-ctx.Done():
 	}
-}
-
-func policyNames(cfg *configs.Config) map[string]bool {
-	names := make(map[string]bool, len(cfg.Policies))
-	for n := range cfg.Policies {
-		names[n] = true
-	}
-	return names
 }

@@ -16,13 +16,14 @@ import (
 // Set is the compiled policies of one config generation, by name.
 type Set struct {
 	byName  map[string]*built
+	stores  map[string]bool // the State keys of the kept stores it uses, for Retain
 	metrics *Metrics
 }
 
 // Build compiles every named policy of cfg. Errors name the policy's key
 // in the config file; everything built is released on failure.
 func Build(cfg *configs.Config, st *State) (*Set, configs.Errors) {
-	s := &Set{byName: map[string]*built{}, metrics: st.metrics}
+	s := &Set{byName: map[string]*built{}, stores: map[string]bool{}, metrics: st.metrics}
 	var errs configs.Errors
 	for _, name := range slices.Sorted(maps.Keys(cfg.Policies)) {
 		pc := cfg.Policies[name]
@@ -35,6 +36,9 @@ func Build(cfg *configs.Config, st *State) (*Set, configs.Errors) {
 		}
 		b.name, b.kind = name, kind
 		s.byName[name] = b
+		if b.store != "" {
+			s.stores[b.store] = true
+		}
 	}
 	if len(errs) > 0 {
 		s.Close()

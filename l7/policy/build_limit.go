@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/bouncer-proxy/bouncer/configs"
@@ -26,6 +27,7 @@ func buildRateLimit(cfg *configs.Config, st *State, name string, c *configs.Rate
 		limits[i] = ratelimit.Limit{Name: name + "." + n, Requests: l.Requests, Period: l.Per.D(), Burst: l.Burst}
 	}
 	var store ratelimit.Store
+	storeKey := ""
 	if c.Store == "redis" {
 		rs, err := ratelimit.NewRedisStore(ratelimit.RedisOptions{
 			Client: st.redisClient(cfg.Redis), Prefix: cfg.Redis.Prefix + "rl:", Timeout: cfg.Redis.Timeout.D(),
@@ -36,7 +38,7 @@ func buildRateLimit(cfg *configs.Config, st *State, name string, c *configs.Rate
 		}
 		store = rs
 	} else {
-		store = st.localStore(name, c.MaxKeys)
+		store, storeKey = st.localStore(name, c.MaxKeys)
 	}
 	lm, err := ratelimit.New(limits, store, key, ratelimit.Options{})
 	if err != nil {
@@ -47,7 +49,7 @@ func buildRateLimit(cfg *configs.Config, st *State, name string, c *configs.Rate
 		phase = PhaseRateLimitIdentity
 	}
 	counter := st.metrics.limited(name)
-	return &built{phase: phase, wrap: func(next http.Handler) http.Handler {
+	return &built{phase: phase, store: storeKey, wrap: func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !lm.Check(w, r) {
 				if counter != nil {
@@ -70,7 +72,7 @@ func rateKey(spec string) (ratelimit.KeyFunc, bool, error) {
 			if info == nil || !info.Client.IsValid() {
 				return "", false
 			}
-			return info.Client.String(), true
+			return clientKey(info.Client), true
 		}, false, nil
 	case "route":
 		return func(r *http.Request) (string, bool) {
@@ -120,6 +122,19 @@ func rateKey(spec string) (ratelimit.KeyFunc, bool, error) {
 	return nil, false, fmt.Errorf("unknown key %q", spec)
 }
 
+// clientKey is the rate-limit key of a client address: an IPv4 address
+// itself, an IPv6 address its /64. One IPv6 subscriber usually holds a
+// whole /64 (RFC 6177) and can pick a fresh address per request in it, so
+// counting per /128 would not limit it at all.
+func clientKey(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
+
 func identityOf(r *http.Request) *l7.Identity {
 	if info := l7.InfoFrom(r.Context()); info != nil {
 		return info.Identity
@@ -130,16 +145,17 @@ func identityOf(r *http.Request) *l7.Identity {
 func buildCache(cfg *configs.Config, st *State, name string, c *configs.CachePolicy) (*built, error) {
 	var store cache.Store
 	var redisStore *cache.RedisStore
+	storeKey := ""
 	if c.Store == "redis" {
 		rc := cfg.Redis
 		rs, err := cache.NewRedisStore(cache.RedisOptions{Addr: rc.Address, Username: rc.Username, Password: rc.Password,
-			DB: rc.DB, Prefix: rc.Prefix + "cache:" + name + ":"})
+			DB: rc.DB, Prefix: rc.Prefix + "cache:" + name + ":", Timeout: rc.Timeout.D()})
 		if err != nil {
 			return nil, err
 		}
 		store, redisStore = rs, rs
 	} else {
-		store = st.memoryCache(name, int64(c.MaxBytes))
+		store, storeKey = st.memoryCache(name, int64(c.MaxBytes))
 	}
 	o := cache.Options{
 		MaxObjectBytes: int64(c.MaxObjectBytes), KeyHeaders: c.KeyHeaders, KeyQuery: nilIfEmpty(c.KeyQuery), KeyQueryExclude: nilIfEmpty(c.KeyQueryExclude),
@@ -161,7 +177,7 @@ func buildCache(cfg *configs.Config, st *State, name string, c *configs.CachePol
 			_ = redisStore.Close()
 		}
 	}
-	return &built{phase: PhaseCache, wrap: ch.Wrap, close: closeAll, cache: ch}, nil
+	return &built{phase: PhaseCache, wrap: ch.Wrap, close: closeAll, cache: ch, store: storeKey}, nil
 }
 
 func nilIfEmpty(s []string) []string {

@@ -1,7 +1,8 @@
 // Package policy compiles the named API policies of a config into
 // middleware and assembles each route's chain in the fixed phase order:
 //
-//	ip_filter → body_limit → cors → rate_limit (by address, header, route)
+//	(query credentials taken out) → ip_filter → body_limit → cors
+//	→ rate_limit (by address, header, route)
 //	→ authentication (any of the route's methods) → authorize
 //	→ rate_limit (by consumer, claim, CEL) → compress → cache → headers → terminal
 //
@@ -10,7 +11,8 @@
 // state that must outlive a reload (rate-limit counters, cache entries,
 // JWKS keys, Redis connections) lives in State. The policy packages do the
 // work: jwtauth, credauth, authz, ratelimit, cache, compress, cors,
-// ipfilter.
+// ipfilter; querycred carries query-string credentials from the start of
+// the chain to authentication.
 package policy
 
 import (
@@ -20,6 +22,7 @@ import (
 
 	"github.com/bouncer-proxy/bouncer/l7"
 	"github.com/bouncer-proxy/bouncer/l7/policy/cache"
+	"github.com/bouncer-proxy/bouncer/l7/policy/querycred"
 )
 
 // Phase orders a route's policies; lower runs first (outermost).
@@ -49,15 +52,21 @@ type built struct {
 	anon  string                          // anonymous: the consumer name
 	close func()                          // releases what the policy holds (nil: nothing)
 	cache *cache.Cache                    // cache policies, for purges
+	store string                          // the State key of a kept store it uses ("": none)
 }
 
 // Chain wraps terminal in the policies named (the listener's first, then
 // the route's), sorted by phase; authentication policies become one step
-// that tries them in the order listed. Unknown names are skipped (Validate
-// reports them). The result is built once per route and generation.
+// that tries them in the order listed. Before any of them, the query
+// parameters the authentication methods read credentials from leave the
+// URL (see querycred), so that a request refused before authentication,
+// or decided by another method, neither logs nor proxies them. Unknown
+// names are skipped (Validate reports them). The result is built once per
+// route and generation.
 func (s *Set) Chain(names []string, terminal http.Handler) http.Handler {
 	var steps []*built
 	var auths []*built
+	var query []string
 	anon := ""
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -84,6 +93,13 @@ func (s *Set) Chain(names []string, terminal http.Handler) http.Handler {
 					a.owned = append(a.owned, http.CanonicalHeaderKey(h))
 				}
 			}
+			if q, ok := b.auth.(queryReader); ok {
+				for _, p := range q.QueryParams() {
+					if !slices.Contains(query, p) {
+						query = append(query, p)
+					}
+				}
+			}
 		}
 		steps = append(steps, &built{name: "authentication", kind: "authentication", phase: PhaseAuthn, wrap: a.wrap})
 	}
@@ -92,7 +108,22 @@ func (s *Set) Chain(names []string, terminal http.Handler) http.Handler {
 	for i := len(steps) - 1; i >= 0; i-- {
 		h = steps[i].wrap(h)
 	}
+	if len(query) > 0 {
+		h = stripQuery(query, h)
+	}
 	return h
+}
+
+// queryReader is an Authenticator that reads credentials from query
+// parameters.
+type queryReader interface{ QueryParams() []string }
+
+// stripQuery takes the query parameters names out of every request before
+// next sees it, keeping their values for the authentication methods.
+func stripQuery(names []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, querycred.Strip(r, names))
+	})
 }
 
 // Names returns the kinds of the policies that apply, in the order they

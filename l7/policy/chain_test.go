@@ -153,3 +153,29 @@ func TestRateLimitKeyRoute(t *testing.T) {
 		t.Fatalf("second request of route a: %d, want 429", a)
 	}
 }
+
+// client_ip counts an IPv6 client by its /64: a client rotating through
+// the addresses of its prefix shares one bucket; IPv4 stays per address.
+func TestRateLimitClientIPv6Prefix(t *testing.T) {
+	set := buildSet(t, map[string]configs.Policy{
+		"ip": {RateLimit: &configs.RateLimitPolicy{Key: "client_ip", Store: "local", MaxKeys: 100,
+			Limits: []configs.RateLimit{{Requests: 1, Per: configs.Duration(time.Hour)}}}},
+	})
+	h := set.Chain([]string{"ip"}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, tc := range []struct {
+		client string
+		want   int
+	}{
+		{"2001:db8:1:2::1", 200},
+		{"2001:db8:1:2:ffff::9", 429}, // same /64
+		{"2001:db8:1:3::1", 200},      // next /64
+		{"192.0.2.1", 200},
+		{"192.0.2.2", 200},
+		{"::ffff:192.0.2.3", 200}, // mapped IPv4 is IPv4
+		{"192.0.2.3", 429},
+	} {
+		if w := serve(h, "GET", "/", nil, tc.client); w.Code != tc.want {
+			t.Errorf("%s: %d, want %d", tc.client, w.Code, tc.want)
+		}
+	}
+}

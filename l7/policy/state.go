@@ -17,8 +17,9 @@ import (
 // State is what policies keep across reloads, keyed by policy name and the
 // settings that shape it: local rate-limit counters, memory cache entries,
 // JWKS key sets, the Redis client. A reload that keeps a policy keeps its
-// counters and entries; Retain drops those of policies a reload removed.
-// Safe for concurrent use.
+// counters and entries; Retain drops every store the new generation no
+// longer uses (a policy removed, resized or switched to Redis). Safe for
+// concurrent use.
 type State struct {
 	log     *slog.Logger
 	metrics *Metrics
@@ -44,28 +45,32 @@ func NewState(log *slog.Logger, metrics *Metrics) *State {
 		local: map[string]*ratelimit.LocalStore{}, caches: map[string]*cache.MemoryStore{}}
 }
 
-func (st *State) localStore(name string, maxKeys int) *ratelimit.LocalStore {
+// localStore returns the counters of rate-limit policy name sized
+// maxKeys, and the key they are kept under (for Set.storeKeys).
+func (st *State) localStore(name string, maxKeys int) (*ratelimit.LocalStore, string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	k := fmt.Sprintf("%s/%d", name, maxKeys)
+	k := fmt.Sprintf("ratelimit/%s/%d", name, maxKeys)
 	s := st.local[k]
 	if s == nil {
 		s = ratelimit.NewLocalStore(ratelimit.LocalOptions{MaxKeys: maxKeys})
 		st.local[k] = s
 	}
-	return s
+	return s, k
 }
 
-func (st *State) memoryCache(name string, maxBytes int64) *cache.MemoryStore {
+// memoryCache returns the entries of cache policy name bounded by
+// maxBytes, and the key they are kept under (for Set.storeKeys).
+func (st *State) memoryCache(name string, maxBytes int64) (*cache.MemoryStore, string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	k := fmt.Sprintf("%s/%d", name, maxBytes)
+	k := fmt.Sprintf("cache/%s/%d", name, maxBytes)
 	s := st.caches[k]
 	if s == nil {
 		s = cache.NewMemoryStore(maxBytes)
 		st.caches[k] = s
 	}
-	return s
+	return s, k
 }
 
 // redisClient returns the client of the config's redis server, made once
@@ -90,31 +95,27 @@ func (st *State) redisClient(c *configs.RedisServer) *redis.Client {
 	return cl
 }
 
-// Retain forgets the stores of policies not named in keep.
-func (st *State) Retain(keep map[string]bool) {
+// Retain forgets every store that the serving generation s does not use:
+// those of removed policies, and those a reload replaced by changing a
+// policy's size (max_keys, max_bytes) or its store kind. Call it after s
+// took over; nil s forgets them all.
+func (st *State) Retain(s *Set) {
+	var keep map[string]bool
+	if s != nil {
+		keep = s.stores
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	for _, m := range []map[string]*ratelimit.LocalStore{st.local} {
-		for k := range m {
-			if !keep[policyOf(k)] {
-				delete(m, k)
-			}
+	for k := range st.local {
+		if !keep[k] {
+			delete(st.local, k)
 		}
 	}
 	for k := range st.caches {
-		if !keep[policyOf(k)] {
+		if !keep[k] {
 			delete(st.caches, k)
 		}
 	}
-}
-
-func policyOf(key string) string {
-	for i := len(key) - 1; i >= 0; i-- {
-		if key[i] == '/' {
-			return key[:i]
-		}
-	}
-	return key
 }
 
 // Close releases everything: the JWKS refreshers and the Redis client.

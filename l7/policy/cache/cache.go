@@ -17,7 +17,10 @@
 //     public, s-maxage or must-revalidate (§3.5), whoever stored them.
 //   - A request whose route authenticated the caller (l7.Info.Identity)
 //     bypasses the cache unless Options.CacheAuthenticated, which adds
-//     the consumer to the key so that each consumer has its own entries.
+//     the user (method, consumer and subject) to the key so that each
+//     user has their own entries; an identity that names no single user
+//     still bypasses it (see userKey).
+//   - A response is stored only if it arrived whole (see recorder.whole).
 //   - Set-Cookie responses are not stored unless Options.SetCookie says
 //     so (see SetCookieMode).
 //   - HEAD is answered from GET entries; a HEAD miss is forwarded as HEAD
@@ -80,7 +83,8 @@ type Options struct {
 	KeyQueryExclude []string
 	IgnoreQuery     bool
 	// CacheAuthenticated caches requests that carry an l7.Identity, with
-	// the consumer in the key. Off by default: they bypass the cache.
+	// the user in the key, except those whose identity names no single
+	// user (see userKey). Off by default: they bypass the cache.
 	CacheAuthenticated bool
 	// SetCookie is the treatment of responses with Set-Cookie.
 	SetCookie SetCookieMode

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/bouncer-proxy/bouncer/l7"
@@ -86,7 +87,9 @@ func (c *Cache) miss(w http.ResponseWriter, r *http.Request, next http.Handler, 
 }
 
 // consumer is the key part for an authenticated request, or the bypass
-// reason when authenticated requests are not cached.
+// reason when it is not cached: authenticated requests are not cached
+// without Options.CacheAuthenticated, nor when the identity names no
+// single user (see userKey).
 func (c *Cache) consumer(r *http.Request) (consumer, bypass string) {
 	info := l7.InfoFrom(r.Context())
 	if info == nil || info.Identity == nil || info.Identity.Method == "anonymous" {
@@ -95,7 +98,35 @@ func (c *Cache) consumer(r *http.Request) (consumer, bypass string) {
 	if !c.opts.CacheAuthenticated {
 		return "", "authenticated"
 	}
-	return info.Identity.Method + ":" + info.Identity.Consumer, ""
+	key, ok := userKey(info.Identity)
+	if !ok {
+		return "", "no-user"
+	}
+	return key, ""
+}
+
+// userKey is the key part that keeps one user's entries apart from every
+// other user's: the method, the consumer and the subject. ok is false
+// when the identity does not name a single user, so sharing its entries
+// could hand one user's response to another: without a subject (a JWT
+// without sub, an introspected token without sub or username, whose
+// consumer is the OAuth client and so shared by all its users), except
+// where the consumer itself stands for one caller: an API key's or a
+// client certificate's configured consumer, and the consumer an external
+// authorization service named (none when it names none).
+func userKey(id *l7.Identity) (string, bool) {
+	if id.Subject == "" {
+		switch id.Method {
+		case "api_key", "mtls", "ext_authz":
+		default:
+			return "", false
+		}
+		if id.Consumer == "" {
+			return "", false
+		}
+	}
+	// Lengths first: no choice of consumer and subject spells another's.
+	return id.Method + ":" + strconv.Itoa(len(id.Consumer)) + ":" + id.Consumer + ":" + id.Subject, true
 }
 
 // bypassReason names why a GET or HEAD is not for the cache: a range

@@ -55,8 +55,8 @@ type harness struct {
 
 // newHarness starts the servers. The origin sets Date from the clock
 // before calling fn; when h.down is set it drops the connection instead.
-// A request with X-Test-Consumer gets an l7.Identity for that consumer,
-// as an authentication policy would give it.
+// A request gets the l7.Identity testIdentity reads from its headers, as
+// an authentication policy would give it.
 func newHarness(t testing.TB, opts Options, store Store, fn originFunc) *harness {
 	h := &harness{t: t, clk: newClock(), store: store}
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -87,12 +87,7 @@ func newHarness(t testing.TB, opts Options, store Store, fn originFunc) *harness
 	h.cache = c
 	wrapped := c.Wrap(proxy)
 	h.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if consumer := r.Header.Get("X-Test-Consumer"); consumer != "" {
-			method := "api_key"
-			if c, ok := strings.CutPrefix(consumer, "anon:"); ok {
-				method, consumer = "anonymous", c
-			}
-			id := &l7.Identity{Method: method, Consumer: consumer}
+		if id := testIdentity(r.Header); id != nil {
 			r = r.WithContext(l7.WithInfo(r.Context(), &l7.Info{Identity: id}))
 		}
 		wrapped.ServeHTTP(w, r)
@@ -108,6 +103,23 @@ func newHarness(t testing.TB, opts Options, store Store, fn originFunc) *harness
 		origin.Close()
 	})
 	return h
+}
+
+// testIdentity is the identity a request asks for: X-Test-Consumer
+// names an api_key consumer ("anon:NAME" the anonymous one), or
+// X-Test-Method, X-Test-Consumer and X-Test-Subject set those fields.
+func testIdentity(h http.Header) *l7.Identity {
+	consumer, method := h.Get("X-Test-Consumer"), h.Get("X-Test-Method")
+	switch {
+	case method != "":
+		return &l7.Identity{Method: method, Consumer: consumer, Subject: h.Get("X-Test-Subject")}
+	case consumer == "":
+		return nil
+	}
+	if c, ok := strings.CutPrefix(consumer, "anon:"); ok {
+		return &l7.Identity{Method: "anonymous", Consumer: c}
+	}
+	return &l7.Identity{Method: "api_key", Consumer: consumer}
 }
 
 // do sends one request through the cache and returns the response with

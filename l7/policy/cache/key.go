@@ -20,7 +20,7 @@ import (
 // in this form, and invalidation deletes one.
 //
 // The secondary key picks a variant below a marker: the KeyHeaders values,
-// the consumer when Options.CacheAuthenticated, and the values of the
+// the user (userKey) when Options.CacheAuthenticated, and the values of the
 // request headers named by the response's Vary.
 type keyer struct {
 	ignoreQuery bool
@@ -81,7 +81,7 @@ func (k *keyer) query(u *url.URL) string {
 }
 
 // extras are the secondary-key parts that do not come from Vary: the
-// KeyHeaders values and the consumer (empty when unused).
+// KeyHeaders values and the user's key part (userKey; empty when unused).
 func (k *keyer) extras(r *http.Request, consumer string) string {
 	if len(k.headers) == 0 && consumer == "" {
 		return ""

@@ -24,7 +24,8 @@ const (
 //
 // Cache-Status says "stored" once the headers allow storing. A body
 // without Content-Length that then outgrows MaxObjectBytes, or ends
-// early, is dropped although the header, already sent, said stored.
+// early (see whole), is dropped although the header, already sent, said
+// stored.
 type recorder struct {
 	c       *Cache
 	w       http.ResponseWriter // the client
@@ -143,12 +144,23 @@ func (rec *recorder) finish() {
 		c.respond(rec.w, rec.r, f.entry, status, c.opts.Now())
 	default:
 		passTrailers(rec.w.Header(), rec.header)
-		if rec.entry == nil || rec.clientErr || !complete(rec.entry.Header, len(rec.body)) {
+		if rec.entry == nil || !rec.whole() {
 			return
 		}
 		rec.entry.Body = rec.body
 		c.save(rec.r, f, rec.entry)
 	}
+}
+
+// whole says the body next wrote is the whole response, as far as the
+// recorder can tell. next may return normally with a truncated body: a
+// proxy whose copy stopped because the client went away returns without
+// an error, and a body without Content-Length gives nothing to compare.
+// So nothing is stored when a write to the client failed, when the
+// request's context ended before the response did, or when the body is
+// not the Content-Length the header announced.
+func (rec *recorder) whole() bool {
+	return !rec.clientErr && rec.r.Context().Err() == nil && complete(rec.entry.Header, len(rec.body))
 }
 
 // isError lists the statuses stale-if-error covers (RFC 5861 §4); a

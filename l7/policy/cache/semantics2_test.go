@@ -198,6 +198,29 @@ func keyCases() []semCase {
 				{hdr: hdr("X-Test-Consumer", "bob"), calls: 2, cs: "fwd=vary-miss", body: "v2"},
 				{calls: 3, body: "v3"},
 			}},
+		{name: "users of one consumer keep their entries apart", rfc: "§3.5 (choice)", opts: Options{CacheAuthenticated: true},
+			origin: serveBody(200, "Cache-Control", "max-age=60"),
+			steps: []step{
+				{hdr: user("introspection", "app", "alice"), calls: 1, cs: "stored"},
+				{hdr: user("introspection", "app", "alice"), calls: 1, cs: "hit", body: "v1"},
+				{hdr: user("introspection", "app", "bob"), calls: 2, cs: "fwd=vary-miss", body: "v2"},
+				{hdr: user("jwt", "alice", "alice"), calls: 3, body: "v3"},
+				{hdr: user("basic", "staff", "ops"), calls: 4, cs: "stored"},
+				{hdr: user("basic", "staff", "dev"), calls: 5, body: "v5"},
+				{hdr: user("ext_authz", "carol", ""), calls: 6, cs: "stored"},
+				{hdr: user("ext_authz", "carol", ""), calls: 6, cs: "hit", body: "v6"},
+			}},
+		{name: "no single user: bypassed", rfc: "§3.5 (choice)", opts: Options{CacheAuthenticated: true},
+			origin: serveBody(200, "Cache-Control", "public, max-age=60"),
+			steps: []step{
+				{hdr: user("introspection", "app", ""), calls: 1, cs: "fwd=bypass; detail=no-user"},
+				{hdr: user("introspection", "app", ""), calls: 2, cs: "fwd=bypass; detail=no-user"},
+				{hdr: user("jwt", "", ""), calls: 3, cs: "fwd=bypass; detail=no-user"},
+				{hdr: user("ext_authz", "", ""), calls: 4, cs: "fwd=bypass; detail=no-user"},
+				{hdr: user("ext_authz", "", ""), calls: 5, cs: "fwd=bypass; detail=no-user"},
+				{calls: 6, cs: "stored"},
+				{hdr: user("jwt", "", ""), calls: 7, cs: "fwd=bypass; detail=no-user"},
+			}},
 		{name: "the anonymous consumer is everyone without credentials: shared", rfc: "§3.5 (choice)",
 			origin: serveBody(200, "Cache-Control", "max-age=60"),
 			steps: []step{
@@ -270,4 +293,9 @@ func staleCases() []semCase {
 				{advance: 50 * time.Second, calls: 3, cs: "fwd=stale", body: "v3"},
 			}},
 	}
+}
+
+// user is the request headers of an identity (see testIdentity).
+func user(method, consumer, subject string) map[string]string {
+	return hdr("X-Test-Method", method, "X-Test-Consumer", consumer, "X-Test-Subject", subject)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bouncer-proxy/bouncer/l7"
+	"github.com/bouncer-proxy/bouncer/l7/policy/querycred"
 )
 
 // APIKeyOptions configures an APIKeys authenticator.
@@ -105,7 +106,7 @@ func NewAPIKeys(opts APIKeyOptions) (*APIKeys, error) {
 func (a *APIKeys) Authenticate(r *http.Request) (*l7.Identity, error) {
 	key := r.Header.Get(a.header)
 	if a.query != "" {
-		if v, found := l7.TakeQueryParam(r, a.query); found && key == "" {
+		if v, found := querycred.Take(r, a.query); found && key == "" {
 			key = v
 		}
 	}
@@ -118,6 +119,15 @@ func (a *APIKeys) Authenticate(r *http.Request) (*l7.Identity, error) {
 		return nil, &l7.AuthError{Scheme: "ApiKey", Realm: a.realm, Reason: "unknown API key"}
 	}
 	return &l7.Identity{Method: "api_key", Consumer: e.consumer.Name, Metadata: e.consumer.Metadata}, nil
+}
+
+// QueryParams names the query parameter the key may be read from (none
+// or one), for querycred.Strip.
+func (a *APIKeys) QueryParams() []string {
+	if a.query == "" {
+		return nil
+	}
+	return []string{a.query}
 }
 
 // parseKeyHash decodes "sha256:<64 hex>".

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bouncer-proxy/bouncer/l7"
+	"github.com/bouncer-proxy/bouncer/l7/policy/querycred"
 )
 
 // Consumer is a configured client of the gateway: the name that rate
@@ -100,7 +100,7 @@ func bearerToken(r *http.Request, sources []Source) (token string, ok, malformed
 				v, found = c.Value, c.Value != ""
 			}
 		case SourceQuery:
-			v, found = l7.TakeQueryParam(r, s.Name)
+			v, found = querycred.Take(r, s.Name)
 			found = found && v != ""
 		}
 		if ok || malformed {
@@ -109,6 +109,17 @@ func bearerToken(r *http.Request, sources []Source) (token string, ok, malformed
 		token, ok, malformed = v, found, bad
 	}
 	return token, ok, malformed
+}
+
+// queryParams names the query sources among sources.
+func queryParams(sources []Source) []string {
+	var names []string
+	for _, s := range sources {
+		if s.Kind == SourceQuery {
+			names = append(names, s.Name)
+		}
+	}
+	return names
 }
 
 // headerToken reads a token from a header value: the bare value, or for

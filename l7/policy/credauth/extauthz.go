@@ -47,8 +47,10 @@ type ExtAuthzOptions struct {
 	ConsumerHeader string
 	// CacheKey are request header names whose values key a cache of the
 	// service's decisions (allow and deny, not failures); empty: every
-	// request asks the service. The key is exactly these headers: include
-	// everything the decision depends on.
+	// request asks the service. The key is these headers with the method,
+	// scheme, host and request URI the service is told of, so a decision
+	// about one resource is never reused for another; the client address
+	// is not part of it. Include every header the decision depends on.
 	CacheKey []string
 	// CacheTTL is how long a decision is reused; default 10s when
 	// CacheKey is set.
@@ -295,10 +297,21 @@ func (a *ExtAuthz) readBody(body io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// decisionKey hashes the CacheKey headers' names and values; a count per
-// header keeps an absent header apart from an empty one.
+// decisionKey hashes what the service is asked about (the method,
+// scheme, host and request URI, as setHeaders sends them) and the
+// CacheKey headers' names and values; a count per header keeps an absent
+// header apart from an empty one, and each part ends with a byte no
+// request line or field value holds.
 func (a *ExtAuthz) decisionKey(r *http.Request) [32]byte {
 	h := sha256.New()
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	for _, part := range []string{r.Method, scheme, r.Host, r.URL.RequestURI()} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
 	var n [8]byte
 	for _, name := range a.cacheKey {
 		vs := r.Header.Values(name)

@@ -57,6 +57,14 @@ func (s *authzServer) serve(w http.ResponseWriter, r *http.Request) {
 	case "Bearer huge":
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(strings.Repeat("x", 100)))
+	case "Bearer reader": // may read /public on api.example, nothing else
+		if r.Header.Get("X-Forwarded-Method") != http.MethodGet || r.Header.Get("X-Forwarded-Host") != "api.example" ||
+			r.Header.Get("X-Forwarded-Uri") != "/public" || r.Header.Get("X-Forwarded-Proto") != "http" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		h.Set("X-Auth-Consumer", "alice")
+		w.WriteHeader(http.StatusNoContent)
 	case "Bearer boom":
 		w.WriteHeader(http.StatusServiceUnavailable)
 	case "Bearer slow":
@@ -265,6 +273,37 @@ func TestExtAuthzCache(t *testing.T) {
 	step("", 3, true)          // absent header is its own key
 	clock.advance(30 * time.Second)
 	step("good", 4, false) // expired
+}
+
+// A cached decision is about one request: the same token asking for
+// another method, URI, host or scheme is asked about again.
+func TestExtAuthzCacheKeysRequest(t *testing.T) {
+	srv := newAuthzServer(t)
+	a, _ := newTestExtAuthz(t, srv.URL, func(o *ExtAuthzOptions) {
+		o.CacheKey, o.CacheTTL = []string{"Authorization"}, 30*time.Second
+	})
+	for i, tc := range []struct {
+		method, url string
+		allowed     bool
+		calls       int64
+	}{
+		{"GET", "http://api.example/public", true, 1},
+		{"GET", "http://api.example/public", true, 1}, // cached
+		{"DELETE", "http://api.example/public", false, 2},
+		{"GET", "http://api.example/admin", false, 3},
+		{"GET", "http://api.example/public?all=1", false, 4},
+		{"GET", "http://other.example/public", false, 5},
+		{"GET", "https://api.example/public", false, 6},
+		{"DELETE", "http://api.example/public", false, 6}, // cached denial
+	} {
+		r := httptest.NewRequest(tc.method, tc.url, nil) // https sets r.TLS
+		r.Header.Set("Authorization", "Bearer reader")
+		_, err := a.Authenticate(r)
+		if (err == nil) != tc.allowed || srv.calls.Load() != tc.calls {
+			t.Fatalf("step %d %s %s: err %v, %d calls; want allowed %v after %d calls", i, tc.method, tc.url, err,
+				srv.calls.Load(), tc.allowed, tc.calls)
+		}
+	}
 }
 
 func TestNewExtAuthzErrors(t *testing.T) {

@@ -122,7 +122,9 @@ func NewIntrospection(opts IntrospectionOptions) (*Introspection, error) {
 
 // Authenticate implements l7.Authenticator. It blocks for at most the
 // configured Timeout on a cache miss, or until r's context ends. The
-// Identity has Method "introspection", Subject the sub member, Consumer
+// Identity has Method "introspection", Subject the user: the sub member,
+// else username (empty when the answer has neither: a token the client
+// holds for itself, or an answer that does not say whose it is), Consumer
 // client_id, else username, else sub, Claims the whole answer and Scopes
 // the split scope member; Claims and Scopes are shared with other
 // requests of the same token and read-only.
@@ -159,6 +161,10 @@ func (in *Introspection) Authenticate(r *http.Request) (*l7.Identity, error) {
 // CloseIdleConnections closes the idle connections to the endpoint; call
 // it when the authenticator is retired.
 func (in *Introspection) CloseIdleConnections() { in.client.CloseIdleConnections() }
+
+// QueryParams names the query parameters tokens are read from, for
+// querycred.Strip.
+func (in *Introspection) QueryParams() []string { return queryParams(in.sources) }
 
 // lookup asks the endpoint and caches the answer.
 func (in *Introspection) lookup(key [32]byte, token string) (*introspected, error) {
@@ -233,9 +239,8 @@ func (in *Introspection) evaluate(claims map[string]any, now time.Time) (*intros
 	if len(in.audiences) > 0 && !audienceMatch(claims["aud"], in.audiences) {
 		return reject("wrong audience")
 	}
-	sub, _ := claims["sub"].(string)
-	id := &l7.Identity{Method: "introspection", Subject: sub, Consumer: firstString(claims, "client_id", "username", "sub"),
-		Claims: claims}
+	id := &l7.Identity{Method: "introspection", Subject: firstString(claims, "sub", "username"),
+		Consumer: firstString(claims, "client_id", "username", "sub"), Claims: claims}
 	if scope, ok := claims["scope"].(string); ok {
 		id.Scopes = strings.Fields(scope)
 	}

@@ -114,6 +114,8 @@ func TestIntrospectionActive(t *testing.T) {
 			"iss": "https://idp", "aud": []any{"x", "api"}},
 		"tok-b": {"active": true, "sub": "u2", "username": "bob"},
 		"tok-c": {"active": true, "sub": "u3"},
+		"tok-d": {"active": true, "username": "dora", "client_id": "app"},
+		"tok-e": {"active": true, "client_id": "app"},
 	})
 	in, _ := newTestIntrospection(t, srv.URL, func(o *IntrospectionOptions) {
 		o.Issuer, o.RequiredAudiences = "https://idp", []string{"api"}
@@ -134,6 +136,14 @@ func TestIntrospectionActive(t *testing.T) {
 		id, err := in2.Authenticate(bearerReq(tok))
 		if err != nil || id.Consumer != consumer {
 			t.Fatalf("%s: identity %+v, err %v, want consumer %s", tok, id, err, consumer)
+		}
+	}
+	// The subject is the user: sub, else username; a token of the client
+	// itself has none, while its consumer stays the client.
+	for tok, subject := range map[string]string{"tok-b": "u2", "tok-d": "dora", "tok-e": ""} {
+		id, err := in2.Authenticate(bearerReq(tok))
+		if err != nil || id.Subject != subject || (tok != "tok-b" && id.Consumer != "app") {
+			t.Fatalf("%s: identity %+v, err %v, want subject %q", tok, id, err, subject)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/bouncer-proxy/bouncer/l7"
+	"github.com/bouncer-proxy/bouncer/l7/policy/querycred"
 )
 
 // source is a checked Source: a canonical header name, and the header's
@@ -91,7 +92,7 @@ func (v *Verifier) token(r *http.Request) (string, error) {
 				tok, ok = c.Value, true
 			}
 		case InQuery:
-			tok, ok = l7.TakeQueryParam(r, s.name) // never proxied nor logged
+			tok, ok = querycred.Take(r, s.name) // never proxied nor logged
 			ok = ok && tok != ""
 		}
 		if ok {
@@ -106,9 +107,21 @@ func (v *Verifier) token(r *http.Request) (string, error) {
 func (v *Verifier) dropQueryTokens(r *http.Request, from int) {
 	for _, s := range v.sources[from:] {
 		if s.in == InQuery {
-			l7.TakeQueryParam(r, s.name)
+			querycred.Take(r, s.name)
 		}
 	}
+}
+
+// QueryParams names the query parameters the Verifier reads tokens from,
+// for querycred.Strip.
+func (v *Verifier) QueryParams() []string {
+	var names []string
+	for _, s := range v.sources {
+		if s.in == InQuery {
+			names = append(names, s.name)
+		}
+	}
+	return names
 }
 
 var errMalformedHeader = errors.New("malformed token header")

@@ -2,7 +2,9 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -10,8 +12,16 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// maxBatch bounds the script calls sent in one pipeline.
-const maxBatch = 128
+// maxBatch bounds the script calls sent in one pipeline; maxQueue bounds
+// the calls waiting for one. When Redis stalls, a request arriving at a
+// full queue fails at once instead of piling up behind the others.
+const (
+	maxBatch = 128
+	maxQueue = 8 * maxBatch
+)
+
+// errQueueFull is the answer to a call made while maxQueue calls wait.
+var errQueueFull = errors.New("ratelimit: too many calls waiting for redis")
 
 // batcher sends the script calls of concurrent requests to Redis together,
 // in one pipeline: one write and one read for the lot instead of one round
@@ -20,10 +30,13 @@ const maxBatch = 128
 // pipeline, sent as soon as the current one is answered. Under load the
 // pipelines grow by themselves; alone, a call costs one goroutine switch
 // more than a direct call. Callers wait on their own context, so a slow
-// Redis never holds a request past its deadline.
+// Redis never holds a request past its deadline; a caller that gives up
+// leaves the queue, and one whose context ended before its pipeline went
+// out is not sent. At most limit calls wait: more fail with errQueueFull.
 type batcher struct {
 	client  redis.UniversalClient
 	timeout time.Duration
+	limit   int // calls waiting at most
 
 	mu       sync.Mutex
 	queue    []*pending
@@ -31,6 +44,7 @@ type batcher struct {
 }
 
 type pending struct {
+	ctx   context.Context // the caller's: done means it gave up
 	key   string
 	args  []any
 	reply scriptReply
@@ -39,10 +53,15 @@ type pending struct {
 }
 
 // take runs takeScript for want cells of key and waits, at most until ctx
-// ends, for its answer.
+// ends, for its answer. It fails at once with errQueueFull when limit
+// calls are already waiting.
 func (b *batcher) take(ctx context.Context, key string, l Limit, want int64) (scriptReply, error) {
-	p := &pending{key: key, args: []any{intervalMicros(l), l.burst(), want, ""}, done: make(chan struct{})}
+	p := &pending{ctx: ctx, key: key, args: []any{intervalMicros(l), l.burst(), want, ""}, done: make(chan struct{})}
 	b.mu.Lock()
+	if len(b.queue) >= b.limit {
+		b.mu.Unlock()
+		return scriptReply{}, errQueueFull
+	}
 	b.queue = append(b.queue, p)
 	if !b.flushing {
 		b.flushing = true
@@ -53,15 +72,31 @@ func (b *batcher) take(ctx context.Context, key string, l Limit, want int64) (sc
 	case <-p.done:
 		return p.reply, p.err
 	case <-ctx.Done():
+		b.leave(p)
 		return scriptReply{}, ctx.Err()
 	}
 }
 
-// flushOnce sends what is queued (up to maxBatch) as one pipeline.
+// leave removes p from the queue if it still waits there.
+func (b *batcher) leave(p *pending) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i := slices.Index(b.queue, p); i >= 0 {
+		b.queue = slices.Delete(b.queue, i, i+1)
+	}
+}
+
+// flushOnce sends what is queued (up to maxBatch calls whose callers
+// still wait) as one pipeline.
 func (b *batcher) flushOnce() {
 	b.mu.Lock()
-	n := min(len(b.queue), maxBatch)
-	batch := b.queue[:n:n]
+	batch := make([]*pending, 0, min(len(b.queue), maxBatch))
+	n := 0
+	for ; n < len(b.queue) && len(batch) < maxBatch; n++ {
+		if p := b.queue[n]; p.ctx.Err() == nil {
+			batch = append(batch, p)
+		}
+	}
 	b.queue = b.queue[n:]
 	b.mu.Unlock()
 	if len(batch) > 0 {

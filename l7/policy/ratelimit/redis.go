@@ -106,7 +106,7 @@ func NewRedisStore(opts RedisOptions) (*RedisStore, error) {
 	if opts.MaxKeys <= 0 {
 		opts.MaxKeys = DefaultMaxKeys
 	}
-	s := &RedisStore{opts: opts, batch: &batcher{client: opts.Client, timeout: opts.Timeout}}
+	s := &RedisStore{opts: opts, batch: &batcher{client: opts.Client, timeout: opts.Timeout, limit: maxQueue}}
 	s.fail.every = int64(opts.LogEvery)
 	if opts.LeaseSize > 1 {
 		s.leases = newTable[*lease](opts.MaxKeys)
