@@ -81,6 +81,15 @@ func (h *Handler) Warm() []error {
 	return errs
 }
 
+// Ready reports whether the method table of the current descriptors is
+// built, so that no request will wait for it (nothing to build before the
+// first descriptors: false).
+func (h *Handler) Ready() bool {
+	set := h.src.Current()
+	t := h.tbl.Load()
+	return set != nil && t != nil && t.set == set
+}
+
 // table returns the table for the current descriptors, building it when
 // they changed. nil when there are none yet.
 func (h *Handler) table() (*table, []error) {

@@ -245,7 +245,7 @@ func (a *App) apply(cfg *configs.Config) error {
 	}
 	a.tr.Retain(names)
 	a.l4.Retain(names) // TCP connections to removed upstreams end
-	a.grpc.activate(g.grpc, g.clusters)
+	a.grpc.activate(g.grpc, g.clusters, g.warm)
 	for _, h := range g.trans {
 		go h.Warm() // build the bindings now if the descriptors are in, not on a request
 	}

@@ -24,10 +24,11 @@ type generation struct {
 	cfg      *configs.Config
 	snap     *l7.Snapshot
 	clusters map[string]*upstream.Cluster
-	grpc     map[string]*grpcSource        // descriptor sources of transcode routes, by upstream
-	trans    map[string]*transcode.Handler // transcode routes' handlers, by route name
-	policies *policy.Set                   // the named policies; closed when the generation retires
-	mirrors  []*traffic.Mirror             // routes' mirrors, whose shadow requests a shutdown waits for
+	grpc     map[string]*grpcSource          // descriptor sources of transcode routes, by upstream
+	trans    map[string]*transcode.Handler   // transcode routes' handlers, by route name
+	warm     map[string][]*transcode.Handler // the same, by gRPC upstream: rebuilt when its descriptors change
+	policies *policy.Set                     // the named policies; closed when the generation retires
+	mirrors  []*traffic.Mirror               // routes' mirrors, whose shadow requests a shutdown waits for
 	// aggregate routes by name (or place in the file), whose breakers the
 	// next generation takes over
 	aggregates map[string]*aggregate.Aggregator
@@ -52,7 +53,8 @@ func build(cfg *configs.Config, d deps) (*generation, error) {
 	var errs configs.Errors
 	trusted := trustedOf(cfg)
 	g := &generation{cfg: cfg, clusters: map[string]*upstream.Cluster{}, grpc: map[string]*grpcSource{},
-		trans: map[string]*transcode.Handler{}, aggregates: map[string]*aggregate.Aggregator{}}
+		trans: map[string]*transcode.Handler{}, warm: map[string][]*transcode.Handler{},
+		aggregates: map[string]*aggregate.Aggregator{}}
 	names := make([]string, 0, len(cfg.Upstreams))
 	for name := range cfg.Upstreams {
 		names = append(names, name)

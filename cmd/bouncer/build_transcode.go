@@ -36,5 +36,7 @@ func buildTranscode(cfg *configs.Config, p string, a *configs.TranscodeAction, g
 		}
 		g.grpc[a.Upstream] = src
 	}
-	return transcode.New(transcode.Options{Config: a, Proxy: px, Source: src, Logger: d.log}), nil
+	h := transcode.New(transcode.Options{Config: a, Proxy: px, Source: src, Logger: d.log})
+	g.warm[a.Upstream] = append(g.warm[a.Upstream], h)
+	return h, nil
 }

@@ -105,6 +105,13 @@ func TestDefaultConfigServes(t *testing.T) {
 		t.Errorf("GET /sample/hello: %d %+v (headers %v)", resp.StatusCode, hello, resp.Header)
 	}
 
+	// The transcode route's method table is built as soon as the
+	// descriptors arrive, before any request asks for it.
+	app.mu.Lock()
+	libRoute := app.cur.trans["library"]
+	app.mu.Unlock()
+	eventually(t, 10*time.Second, "the library route's table built without a request", libRoute.Ready)
+
 	// The sample gRPC service as REST, from descriptors fetched through
 	// reflection in the background: poll until they are in.
 	deadline := time.Now().Add(10 * time.Second)

@@ -12,6 +12,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/configs"
 	"github.com/bouncer-proxy/bouncer/l4/upstream"
 	"github.com/bouncer-proxy/bouncer/l7/proxy"
+	"github.com/bouncer-proxy/bouncer/transcode"
 	"github.com/bouncer-proxy/bouncer/transcode/descriptors"
 )
 
@@ -36,8 +37,19 @@ type grpcSource struct {
 	name    string
 	key     string // the settings it was made with
 	w       *descriptors.Watcher
-	cluster atomic.Pointer[upstream.Cluster] // the newest generation's, for endpoint addresses
-	cancel  context.CancelFunc               // set once started
+	cluster atomic.Pointer[upstream.Cluster]     // the newest generation's, for endpoint addresses
+	warm    atomic.Pointer[[]*transcode.Handler] // the serving generation's handlers on this upstream
+	cancel  context.CancelFunc                   // set once started
+}
+
+// rebuild builds the serving handlers' method tables for new descriptors
+// at once, so that no request waits for it.
+func (s *grpcSource) rebuild(*descriptors.Set) {
+	if hs := s.warm.Load(); hs != nil {
+		for _, h := range *hs {
+			h.Warm()
+		}
+	}
 }
 
 // Current is the newest descriptor set; nil before the first fetch.
@@ -95,6 +107,7 @@ func (g *grpcSources) get(name string, c *upstream.Cluster) (*grpcSource, error)
 		Options:   opts,
 		Interval:  gc.RefreshInterval.D(),
 		Logger:    g.log.With("upstream", name),
+		OnChange:  s.rebuild,
 	}
 	if !gc.Reflection {
 		wc.Protoset = gc.Protoset
@@ -104,8 +117,9 @@ func (g *grpcSources) get(name string, c *upstream.Cluster) (*grpcSource, error)
 }
 
 // activate starts the sources named in used and stops every other one;
-// each used source reads its endpoints from clusters from now on.
-func (g *grpcSources) activate(used map[string]*grpcSource, clusters map[string]*upstream.Cluster) {
+// each used source reads its endpoints from clusters from now on, and
+// rebuilds warm's handlers when its descriptors change.
+func (g *grpcSources) activate(used map[string]*grpcSource, clusters map[string]*upstream.Cluster, warm map[string][]*transcode.Handler) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for name, s := range g.m {
@@ -119,6 +133,8 @@ func (g *grpcSources) activate(used map[string]*grpcSource, clusters map[string]
 		if c := clusters[name]; c != nil {
 			s.cluster.Store(c)
 		}
+		hs := warm[name]
+		s.warm.Store(&hs)
 		if s.cancel == nil {
 			ctx, cancel := context.WithCancel(context.Background())
 			s.cancel = cancel
@@ -135,7 +151,7 @@ func (s *grpcSource) stop() {
 }
 
 // close stops every source.
-func (g *grpcSources) close() { g.activate(nil, nil) }
+func (g *grpcSources) close() { g.activate(nil, nil, nil) }
 
 // status lists every source's endpoints, for the admin API.
 func (g *grpcSources) status() map[string][]descriptors.EndpointStatus {

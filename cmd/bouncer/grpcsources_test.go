@@ -38,7 +38,7 @@ upstreams:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.activate(map[string]*grpcSource{"lib": src}, serving)
+	g.activate(map[string]*grpcSource{"lib": src}, serving, nil)
 
 	next := map[string]*upstream.Cluster{"lib": cluster("127.0.0.1:7002")}
 	again, err := g.get("lib", next["lib"])
@@ -48,7 +48,7 @@ upstreams:
 	if got := src.endpoints(); !slices.Equal(got, []string{"127.0.0.1:7001"}) {
 		t.Fatalf("before activate: endpoints %v, want the serving generation's", got)
 	}
-	g.activate(map[string]*grpcSource{"lib": again}, next)
+	g.activate(map[string]*grpcSource{"lib": again}, next, nil)
 	if got := src.endpoints(); !slices.Equal(got, []string{"127.0.0.1:7002"}) {
 		t.Fatalf("after activate: endpoints %v, want the new generation's", got)
 	}
