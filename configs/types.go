@@ -261,6 +261,7 @@ type ProxyAction struct {
 	Timeout       Duration `yaml:"timeout" default:"30s" doc:"Total time for the request, all tries included, until response headers arrive (0: none)."`
 	PerTryTimeout Duration `yaml:"per_try_timeout" default:"0s" doc:"Time for one try until response headers (0: only the total applies)."`
 	Retry         *Retry   `yaml:"retry" doc:"Retry policy (default: 1 retry of idempotent methods on connect-failure)."`
+	UpgradeIdle   Duration `yaml:"upgrade_idle_timeout" default:"1h" doc:"An upgraded connection (WebSocket and the like) with no bytes either way for this long is closed, client and upstream sides both (0: no limit)."`
 	Forwarded     []string `yaml:"forwarded_headers" default:"[x-forwarded-for,x-forwarded-proto,x-forwarded-host,forwarded]" enum:"x-forwarded-for,x-forwarded-proto,x-forwarded-host,forwarded" doc:"Forwarding headers set on the request sent upstream (server.trusted_proxies says whose values are extended rather than replaced). A header left out is passed on unchanged from a trusted peer and removed from anyone else's request, so a client can never forge it; [] sets none."`
 }
 

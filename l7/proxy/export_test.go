@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"net/http"
-	"time"
 )
 
 // StdH1 returns the net/http transport behind an http1 upstream's lean
@@ -12,12 +11,4 @@ func StdH1(rt http.RoundTripper) http.RoundTripper {
 		return t.fallback
 	}
 	return rt
-}
-
-// WithUpgradeIdle returns a copy of p whose upgraded connections close
-// after d without a byte either way.
-func WithUpgradeIdle(p *Proxy, d time.Duration) *Proxy {
-	c := *p
-	c.upgradeIdle = d
-	return &c
 }

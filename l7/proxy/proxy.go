@@ -62,7 +62,7 @@ func New(o Options) *Proxy {
 		perTry:  o.Action.PerTryTimeout.D(),
 		fwd:     forwarding(o.Action.Forwarded),
 
-		upgradeIdle: upgradeIdleTimeout,
+		upgradeIdle: o.Action.UpgradeIdle.D(),
 	}
 }
 

@@ -13,16 +13,6 @@ import (
 	"github.com/bouncer-proxy/bouncer/l7"
 )
 
-// upgradeIdleTimeout closes an upgraded connection (WebSocket and the
-// like) after this long without a byte in either direction, so that an
-// abandoned session does not hold two sockets and a request slot for
-// ever. No setting fits: the upstream's idle_timeout is how long a pooled
-// connection waits for its next request (90s by default, which would cut
-// quiet but live sessions), and the listeners' is the same for clients.
-// An hour frees what was abandoned and leaves alone sessions that only
-// send a heartbeat now and then; a proxy setting would be better.
-const upgradeIdleTimeout = time.Hour
-
 // switchProtocols completes an Upgrade (WebSocket and the like): the
 // client's connection is taken over and bytes are copied both ways until
 // either side closes, the client's request ends, or the connection has
@@ -72,7 +62,7 @@ func (p *Proxy) switchProtocols(w http.ResponseWriter, r *http.Request, t *tryRe
 
 // tunnel copies bytes between the client's connection (with what its
 // reader already buffered) and the upstream's until one side ends, ctx
-// ends, or nothing moved either way for idle. It returns then; the
+// ends, or nothing moved either way for idle (0: no limit). It returns then; the
 // caller closes both ends, which stops the copy still running.
 func tunnel(ctx context.Context, conn net.Conn, buffered *bufio.Reader, back io.ReadWriter, idle time.Duration) {
 	var last atomic.Int64 // unix nanoseconds of the last write either way
@@ -88,15 +78,20 @@ func tunnel(ctx context.Context, conn net.Conn, buffered *bufio.Reader, back io.
 		done <- struct{}{}
 	}()
 	go func() { _, _ = io.Copy(&activityWriter{w: conn, last: &last}, back); done <- struct{}{} }()
-	timer := time.NewTimer(idle)
-	defer timer.Stop()
+	var timer *time.Timer
+	var tick <-chan time.Time // nil without an idle limit: never ready
+	if idle > 0 {
+		timer = time.NewTimer(idle)
+		defer timer.Stop()
+		tick = timer.C
+	}
 	for {
 		select {
 		case <-done:
 			return
 		case <-ctx.Done():
 			return
-		case <-timer.C:
+		case <-tick:
 			quiet := time.Since(time.Unix(0, last.Load()))
 			if quiet >= idle {
 				return

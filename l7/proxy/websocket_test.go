@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bouncer-proxy/bouncer/l7/proxy"
 	"github.com/gorilla/websocket"
 )
 
@@ -119,7 +118,7 @@ func TestWebSocketIdleTimeout(t *testing.T) {
 			}
 		}
 	})
-	p := proxy.WithUpgradeIdle(newExchangeProxyWith(t, []string{b.Addr}, "", ""), idle)
+	p := newExchangeProxyWith(t, []string{b.Addr}, "", "upgrade_idle_timeout: "+idle.String())
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
