@@ -160,6 +160,42 @@ func TestWebSocketBadMessage(t *testing.T) {
 	}
 }
 
+// A WebSocket message longer than the route's max_request_body_bytes
+// closes the socket with 1009 (message too big); shorter ones are served.
+func TestWebSocketMessageLimit(t *testing.T) {
+	f := startFixture(t, "max_request_body_bytes: 100")
+	dial := func() *websocket.Conn {
+		ws, res, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(f.URL, "http")+"/v1/chat", nil)
+		if err != nil {
+			t.Fatalf("dial: %v (%v)", err, res)
+		}
+		t.Cleanup(func() { ws.Close() })
+		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		return ws
+	}
+	ws := dial()
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"text":"`+strings.Repeat("a", 200)+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, msg, err := ws.ReadMessage()
+		if err == nil {
+			continue // a record sent before the close
+		}
+		if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+			t.Fatalf("after a 200-byte message: %v (last %s), want close 1009", err, msg)
+		}
+		break
+	}
+	ws = dial()
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"text":"hi"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := ws.ReadMessage(); err != nil || !strings.Contains(string(msg), "hi") {
+		t.Fatalf("a short message: %s %v", msg, err)
+	}
+}
+
 // A deadline that passes once the response head has arrived is a 504
 // DEADLINE_EXCEEDED, for a unary call and within a stream.
 func TestDeadlineAfterHeaders(t *testing.T) {

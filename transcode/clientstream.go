@@ -11,9 +11,17 @@ import (
 	"github.com/bouncer-proxy/bouncer/transcode/httprule"
 )
 
-// defaultMaxLine bounds one NDJSON line of a client stream when the route
-// sets no max_request_body_bytes.
+// defaultMaxLine bounds one message of a client stream (an NDJSON line, a
+// WebSocket message) when the route sets no max_request_body_bytes.
 const defaultMaxLine = 4 << 20
+
+// messageLimit is the largest client-stream message the route accepts.
+func (h *Handler) messageLimit() int {
+	if h.cfg.MaxBodyBytes > 0 {
+		return int(h.cfg.MaxBodyBytes)
+	}
+	return defaultMaxLine
+}
 
 // streamRequest turns a client-streaming request's NDJSON body into gRPC
 // frames, read as the upstream asks for them, by a pump that runs until
@@ -33,10 +41,7 @@ func (h *Handler) streamRequest(c *call, r *http.Request, t *table, b *binding, 
 // pumpNDJSON is streamRequest's pump; each line may be
 // max_request_body_bytes long (its newline aside).
 func (h *Handler) pumpNDJSON(c *call, pw *io.PipeWriter, r *http.Request, t *table, b *binding, vars []httprule.VarValue) {
-	limit := int(h.cfg.MaxBodyBytes)
-	if limit <= 0 {
-		limit = defaultMaxLine
-	}
+	limit := h.messageLimit()
 	sc := bufio.NewScanner(r.Body)
 	// The buffer holds a line and its newline; it starts small, so the
 	// limit holds below the scanner's own initial size too.

@@ -23,10 +23,7 @@ import (
 // message {"error": google.rpc.Status} precedes the close (1011); a clean
 // end closes with 1000.
 
-const (
-	wsMaxMessage = 4 << 20
-	wsWriteWait  = 10 * time.Second
-)
+const wsWriteWait = 10 * time.Second
 
 // errClientGone ends a WebSocket call whose client's side has ended.
 var errClientGone = errors.New("transcode: the WebSocket client has gone")
@@ -62,7 +59,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tabl
 		return // the upgrader has answered
 	}
 	defer ws.Close()
-	ws.SetReadLimit(wsMaxMessage)
+	ws.SetReadLimit(int64(h.messageLimit())) // a longer message closes with 1009
 	c := newCall(r, d)
 	defer c.end()
 	r = r.WithContext(c.ctx)
