@@ -105,10 +105,14 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, t *table, b *bi
 			count++
 			_ = rc.Flush()
 		case <-heartbeat:
-			if started {
-				_, _ = io.WriteString(w, ": keep-alive\n\n")
-				_ = rc.Flush()
+			if !started {
+				// Quiet from the start: the head goes out with the first
+				// comment, so that the client (and anything between) sees
+				// the stream is alive; a later error is then in-band.
+				start(formatTypes[format])
 			}
+			_, _ = io.WriteString(w, ": keep-alive\n\n")
+			_ = rc.Flush()
 		case err := <-done:
 			if err != io.EOF {
 				if st, hs, ok := callEnded(r.Context()); ok {

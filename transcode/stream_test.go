@@ -120,6 +120,38 @@ func TestSSEHeartbeat(t *testing.T) {
 	}
 }
 
+// A server-sent event stream whose upstream answered but sends no message
+// sends its head with the first heartbeat.
+func TestSSEHeartbeatBeforeFirstMessage(t *testing.T) {
+	f := startFixtureWith(t, "sse_heartbeat: 20ms", map[string]grpcsvc.Handler{
+		"/bouncer.library.v1.Library/Watch": func(c *grpcsvc.Call) error {
+			if _, err := c.Recv(); err != nil {
+				return err
+			}
+			if err := c.SendHeader(nil); err != nil {
+				return err
+			}
+			<-c.Ctx.Done() // no message, until the client leaves
+			return c.Ctx.Err()
+		},
+	})
+	req, _ := http.NewRequest("GET", f.URL+"/v1/shelves/1:watch", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	c := &http.Client{Timeout: 10 * time.Second}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("no response head while the upstream is quiet: %v", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("head: %d %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	line, err := bufio.NewReader(res.Body).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, ": ") {
+		t.Fatalf("first line %q, %v; want a heartbeat comment", line, err)
+	}
+}
+
 // A client stream is read from an NDJSON body, one request message per
 // line, with path variables and query parameters applied to each.
 func TestClientStreamNDJSON(t *testing.T) {
