@@ -79,7 +79,7 @@ type ProxyProtocolIn struct {
 type ListenerL4 struct {
 	PeekTimeout  Duration `yaml:"peek_timeout" default:"5s" doc:"Time a client has to send enough (a TLS ClientHello, an HTTP request line) for routing; silent ones are closed then. Routes by port alone need no peek."`
 	PeekMaxBytes Size     `yaml:"peek_max_bytes" default:"16KiB" doc:"Largest ClientHello read for routing."`
-	MaxPerIP     int      `yaml:"max_connections_per_ip" default:"0" doc:"Connections one client address may hold at once (0: no limit)."`
+	MaxPerIP     int      `yaml:"max_connections_per_ip" default:"0" doc:"Connections one client address may hold at once (0: no limit); on a udp listener, sessions (one per source port)."`
 	RatePerIP    int      `yaml:"connection_rate_per_ip" default:"0" doc:"New connections per second one client address may open (0: no limit)."`
 	BurstPerIP   int      `yaml:"connection_burst_per_ip" default:"0" doc:"Connections a client may open at once before connection_rate_per_ip applies (0: the rate)."`
 	UDPSessions  int      `yaml:"max_udp_sessions" default:"10000" doc:"UDP sessions (client addresses) served at once on a udp listener; datagrams from new clients over it are dropped and counted. Each holds a 64 KiB buffer."`

@@ -47,7 +47,7 @@ type udpRoute struct {
 
 // udpKey identifies what needs a new socket or proxy when it changes.
 func udpKey(lc configs.Listener) string {
-	return fmt.Sprintf("%s|%s|%d", lc.Name, lc.Address, lc.L4.UDPSessions)
+	return fmt.Sprintf("%s|%s|%d|%d", lc.Name, lc.Address, lc.L4.UDPSessions, lc.L4.MaxPerIP)
 }
 
 // pick is the proxy's balancer: the route for the client, then an
@@ -128,7 +128,7 @@ func (a *App) applyUDP(cfg *configs.Config, g *generation) error {
 		key := udpKey(lc)
 		u := a.udp[lc.Name]
 		if u == nil || u.key != key {
-			if u, err = startUDP(lc.Address, key, udpproxy.Options{MaxSessions: lc.L4.UDPSessions}); err != nil {
+			if u, err = startUDP(lc.Address, key, udpproxy.Options{MaxSessions: lc.L4.UDPSessions, MaxSessionsPerClient: lc.L4.MaxPerIP}); err != nil {
 				for name, n := range next {
 					if a.udp[name] != n {
 						n.stop()

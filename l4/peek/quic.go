@@ -71,7 +71,8 @@ func ParseQUIC(datagrams [][]byte) (Hello, error) {
 
 var errSkip = errors.New("not an initial packet")
 
-// reassembly collects CRYPTO frame data by offset.
+// reassembly collects CRYPTO frame data by offset; the first copy of a
+// byte wins.
 type reassembly struct {
 	buf  []byte
 	have []bool
@@ -86,9 +87,13 @@ func (r *reassembly) add(off uint64, data []byte) error {
 		r.buf = append(r.buf, make([]byte, int(end)-len(r.buf))...)
 		r.have = append(r.have, make([]bool, int(end)-len(r.have))...)
 	}
-	copy(r.buf[off:end], data)
+	// Bytes already received are kept (RFC 9000 §2.2: data at an offset
+	// must not change, and a receiver discards what it already has), so
+	// the hello read here is the one the upstream's QUIC stack assembles.
 	for i := off; i < end; i++ {
-		r.have[i] = true
+		if !r.have[i] {
+			r.buf[i], r.have[i] = data[i-off], true
+		}
 	}
 	return nil
 }

@@ -93,3 +93,21 @@ func FuzzParseQUIC(f *testing.F) {
 		_, _ = ParseQUIC([][]byte{d, d})
 	})
 }
+
+// CRYPTO data sent again at an offset already filled does not replace it,
+// as in the upstream's QUIC stack: a resent hello naming another server
+// cannot route the connection away from the name the handshake uses.
+func TestReassemblyKeepsFirstCopy(t *testing.T) {
+	var r reassembly
+	for _, f := range []struct {
+		off  uint64
+		data string
+	}{{0, "good"}, {0, "evil"}, {2, "odness"}} {
+		if err := r.add(f.off, []byte(f.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := string(r.prefix()); got != "goodness" {
+		t.Fatalf("reassembled %q, want %q", got, "goodness")
+	}
+}

@@ -31,13 +31,17 @@ type Match struct {
 	TLS     *bool // true: TLS only; false: not TLS
 }
 
-// Route is a compiled route carrying a value V (the action).
+// Route is a compiled route carrying a value V (the action). A config
+// entry compiles to one Route per form of server name it lists (its exact
+// names, each wildcard, its regexes), all with the entry's Name and Value,
+// so that a connection is ranked by the form that matched its name, not by
+// the most specific form the entry happens to list.
 type Route[V any] struct {
 	Name  string
 	Value V
 
 	exact    map[string]bool
-	suffixes []string // ".example.com" for *.example.com
+	suffixes []string // ".example.com" for *.example.com; at most one per Route
 	regexes  []*regexp.Regexp
 	alpn     []string
 	ports    []uint16
@@ -52,9 +56,10 @@ type Route[V any] struct {
 // are also indexed by name, so a connection is tested only against the
 // routes for its name and those without exact names.
 type Table[V any] struct {
-	routes []*Route[V]
-	exact  map[string][]*Route[V] // by name, in table order
-	rest   []*Route[V]            // routes not reachable through exact alone, in table order
+	routes  []*Route[V]
+	exact   map[string][]*Route[V] // by name, in table order
+	rest    []*Route[V]            // routes without exact names, in table order
+	entries int
 }
 
 // Entry is one route to compile.
@@ -67,31 +72,13 @@ type Entry[V any] struct {
 // Compile builds a table. A regex that does not compile is an error
 // naming the route.
 func Compile[V any](entries []Entry[V]) (*Table[V], error) {
-	t := &Table[V]{}
+	t := &Table[V]{entries: len(entries)}
 	for i, e := range entries {
-		r := &Route[V]{Name: e.Name, Value: e.Value, alpn: e.Match.ALPN, ports: e.Match.Ports, clients: e.Match.Clients, tls: e.Match.TLS, index: i}
-		longestSuffix := 0
-		for _, s := range e.Match.SNI {
-			s = strings.TrimSuffix(strings.ToLower(s), ".")
-			switch {
-			case strings.HasPrefix(s, "~"):
-				re, err := regexp.Compile("^(?:" + s[1:] + ")$")
-				if err != nil {
-					return nil, fmt.Errorf("route %s: sni %q: %w", e.Name, s, err)
-				}
-				r.regexes = append(r.regexes, re)
-			case strings.HasPrefix(s, "*."):
-				r.suffixes = append(r.suffixes, s[1:])
-				longestSuffix = max(longestSuffix, len(s))
-			default:
-				if r.exact == nil {
-					r.exact = map[string]bool{}
-				}
-				r.exact[s] = true
-			}
+		rs, err := compileEntry(e, i)
+		if err != nil {
+			return nil, err
 		}
-		r.rank = rankOf(r, longestSuffix)
-		t.routes = append(t.routes, r)
+		t.routes = append(t.routes, rs...)
 	}
 	// Most specific first; the config's order breaks ties.
 	slices.SortStableFunc(t.routes, func(a, b *Route[V]) int {
@@ -108,23 +95,74 @@ func Compile[V any](entries []Entry[V]) (*Table[V], error) {
 		for name := range r.exact {
 			t.exact[name] = append(t.exact[name], r)
 		}
-		if r.exact == nil || r.suffixes != nil || r.regexes != nil {
+		if r.exact == nil {
 			t.rest = append(t.rest, r)
 		}
 	}
 	return t, nil
 }
 
+// compileEntry returns the routes of one entry: one for its exact names,
+// one per wildcard, one for its regexes, or a single one without names.
+// Names are lower-cased without a trailing dot, as the peek reports them;
+// a regex is matched case-insensitively as written (lower-casing it would
+// turn \D into \d).
+func compileEntry[V any](e Entry[V], index int) ([]*Route[V], error) {
+	var exact map[string]bool
+	var suffixes []string
+	var regexes []*regexp.Regexp
+	for _, s := range e.Match.SNI {
+		if expr, ok := strings.CutPrefix(s, "~"); ok {
+			re, err := regexp.Compile("^(?i:" + expr + ")$")
+			if err != nil {
+				return nil, fmt.Errorf("route %s: sni %q: %w", e.Name, s, err)
+			}
+			regexes = append(regexes, re)
+			continue
+		}
+		s = strings.TrimSuffix(strings.ToLower(s), ".")
+		if strings.HasPrefix(s, "*.") {
+			suffixes = append(suffixes, s[1:])
+			continue
+		}
+		if exact == nil {
+			exact = map[string]bool{}
+		}
+		exact[s] = true
+	}
+	var out []*Route[V]
+	add := func(set func(*Route[V])) {
+		r := &Route[V]{Name: e.Name, Value: e.Value, alpn: e.Match.ALPN, ports: e.Match.Ports,
+			clients: e.Match.Clients, tls: e.Match.TLS, index: index}
+		set(r)
+		r.rank = rankOf(r)
+		out = append(out, r)
+	}
+	if exact != nil {
+		add(func(r *Route[V]) { r.exact = exact })
+	}
+	for _, s := range suffixes {
+		add(func(r *Route[V]) { r.suffixes = []string{s} })
+	}
+	if regexes != nil {
+		add(func(r *Route[V]) { r.regexes = regexes })
+	}
+	if out == nil {
+		add(func(*Route[V]) {})
+	}
+	return out, nil
+}
+
 // rankOf orders routes as Envoy orders filter chains: by server name
 // (exact, then the longest wildcard, then a regex), then ALPN, then the
 // longest client prefix, then port, then the TLS condition.
-func rankOf[V any](r *Route[V], longestSuffix int) [5]int {
+func rankOf[V any](r *Route[V]) [5]int {
 	var k [5]int
 	switch {
 	case len(r.exact) > 0:
 		k[0] = 3 << 16
 	case len(r.suffixes) > 0:
-		k[0] = 2<<16 + longestSuffix
+		k[0] = 2<<16 + len(r.suffixes[0])
 	case len(r.regexes) > 0:
 		k[0] = 1 << 16
 	}
@@ -165,8 +203,8 @@ func (t *Table[V]) Match(c *Conn) (*Route[V], bool) {
 	return best, best != nil
 }
 
-// Len is the number of routes.
-func (t *Table[V]) Len() int { return len(t.routes) }
+// Len is the number of routes (config entries) compiled.
+func (t *Table[V]) Len() int { return t.entries }
 
 func (r *Route[V]) matches(c *Conn) bool {
 	if r.tls != nil && *r.tls != c.TLS {

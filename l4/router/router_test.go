@@ -141,3 +141,55 @@ func TestIndexAgreesWithScan(t *testing.T) {
 		}
 	}
 }
+
+// A route is ranked by the form of server name that matched the
+// connection, not by the most specific form it lists: a wildcard match
+// of a route that also lists exact names loses to another route's exact
+// name, and a short wildcard to a longer one elsewhere.
+func TestRankByMatchedName(t *testing.T) {
+	tab, err := Compile([]Entry[string]{
+		{Name: "catch", Match: Match{SNI: []string{"admin.example.com", "*.example.com", "*.com"}}, Value: "catch"},
+		{Name: "api", Match: Match{SNI: []string{"api.example.com"}}, Value: "api"},
+		{Name: "shop", Match: Match{SNI: []string{"*.shop.com"}}, Value: "shop"},
+		{Name: "iot", Match: Match{SNI: []string{`~iot-\d+\.example\.net`}}, Value: "iot"},
+		{Name: "admin", Match: Match{SNI: []string{"admin.example.com"}}, Value: "admin"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sni, want := range map[string]string{
+		"api.example.com":   "api",   // exact beats catch's wildcard
+		"www.shop.com":      "shop",  // *.shop.com beats catch's *.com
+		"admin.example.com": "catch", // both exact: the config's order
+		"www.example.com":   "catch",
+		"other.com":         "catch",
+	} {
+		r, ok := tab.Match(&Conn{TLS: true, SNI: sni})
+		if !ok || r.Value != want {
+			t.Errorf("%s: got %v, want %s", sni, r, want)
+		}
+	}
+	if tab.Len() != 5 {
+		t.Errorf("Len = %d, want 5", tab.Len())
+	}
+}
+
+// A regex keeps its escapes as written (\d stays a digit, \D a non-digit)
+// and matches names case-insensitively.
+func TestRegexNotLowerCased(t *testing.T) {
+	tab, err := Compile([]Entry[string]{
+		{Name: "iot", Match: Match{SNI: []string{`~IOT-\D+\.example\.net`}}, Value: "iot"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tab.Match(&Conn{TLS: true, SNI: "iot-abc.example.net"}); !ok {
+		t.Error("iot-abc.example.net did not match IOT-\\D+")
+	}
+	if r, ok := tab.Match(&Conn{TLS: true, SNI: "iot-42.example.net"}); ok {
+		t.Errorf("iot-42.example.net matched %s", r.Name)
+	}
+	if _, err := Compile([]Entry[int]{{Name: "u", Match: Match{SNI: []string{`~\PL+\.test`}}}}); err != nil {
+		t.Errorf("a valid Unicode class failed to compile: %v", err)
+	}
+}

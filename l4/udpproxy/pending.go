@@ -9,6 +9,7 @@ import (
 type held struct {
 	grams [][]byte
 	since time.Time
+	size  int // bytes in grams
 }
 
 // held returns the client's held datagrams followed by d (which is only
@@ -16,7 +17,9 @@ type held struct {
 // ones are taken out of the map; hold puts them back.
 func (p *Proxy) held(client netip.AddrPort, d []byte) ([][]byte, int, time.Time) {
 	h := p.pending[client]
-	delete(p.pending, client)
+	if h != nil {
+		p.forget(client, h)
+	}
 	if h == nil || time.Since(h.since) > PendingTimeout {
 		return [][]byte{d}, 0, time.Now()
 	}
@@ -25,18 +28,30 @@ func (p *Proxy) held(client netip.AddrPort, d []byte) ([][]byte, int, time.Time)
 
 // hold keeps grams (copying the last, which is the caller's buffer) for
 // the client's next datagram, within the bounds; beyond them the client's
-// datagrams are dropped and counted.
+// datagrams are dropped and counted. The oldest clients' datagrams make
+// room for the newest, by count and by bytes.
 func (p *Proxy) hold(client netip.AddrPort, grams [][]byte, since time.Time) {
-	if len(grams) >= MaxPending {
+	size := 0
+	for _, g := range grams {
+		size += len(g)
+	}
+	if len(grams) >= MaxPending || size > MaxPendingBytes {
 		p.failed.Add(int64(len(grams)))
 		return
 	}
 	last := len(grams) - 1
 	grams[last] = append([]byte(nil), grams[last]...)
-	if len(p.pending) >= MaxPendingClients {
+	for len(p.pending) > 0 && (len(p.pending) >= MaxPendingClients || p.pendingBytes+size > MaxPendingBytes) {
 		p.dropOldestPending()
 	}
-	p.pending[client] = &held{grams: grams, since: since}
+	p.pending[client] = &held{grams: grams, since: since, size: size}
+	p.pendingBytes += size
+}
+
+// forget takes client's held datagrams out of the tally.
+func (p *Proxy) forget(client netip.AddrPort, h *held) {
+	delete(p.pending, client)
+	p.pendingBytes -= h.size
 }
 
 func (p *Proxy) dropOldestPending() {
@@ -49,6 +64,6 @@ func (p *Proxy) dropOldestPending() {
 	}
 	if h := p.pending[oldest]; h != nil {
 		p.failed.Add(int64(len(h.grams)))
+		p.forget(oldest, h)
 	}
-	delete(p.pending, oldest)
 }

@@ -83,3 +83,67 @@ func TestSessionIdleFromPick(t *testing.T) {
 	}
 	eventually(t, "the short-lived session to expire", func() bool { return p.Sessions() == 1 })
 }
+
+// What is held for clients whose hello is incomplete is bounded in bytes,
+// not only in clients: a flood of large would-be Initials from spoofed
+// addresses cannot pin MaxPendingClients × (MaxPending-1) × 64 KiB.
+func TestPendingBoundedInBytes(t *testing.T) {
+	p := New(nil, nil, Options{})
+	big := make([]byte, 60<<10)
+	for i := range MaxPendingClients {
+		client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 443)
+		for range MaxPending - 1 {
+			grams, _, since := p.held(client, big)
+			p.hold(client, grams, since)
+		}
+	}
+	total := 0
+	for _, h := range p.pending {
+		for _, g := range h.grams {
+			total += len(g)
+		}
+	}
+	if total > MaxPendingBytes {
+		t.Fatalf("%d bytes held for %d clients, over %d", total, len(p.pending), MaxPendingBytes)
+	}
+	if total == 0 || len(p.pending) == 0 {
+		t.Fatal("nothing held: the newest clients must still be waited for")
+	}
+}
+
+// One client address gets at most MaxSessionsPerClient sessions, whatever
+// its source ports; other addresses are not held back, and an expired
+// session frees its place.
+func TestSessionsPerClient(t *testing.T) {
+	echo := startEcho(t)
+	var n atomic.Int64
+	pick := func(netip.AddrPort, [][]byte) (string, time.Duration, error) {
+		if n.Add(1) == 1 {
+			return echo.addr(), 50 * time.Millisecond, nil // the first session expires soon
+		}
+		return echo.addr(), 0, nil
+	}
+	p, addr, _ := startProxy(context.Background(), t, pick, Options{IdleTimeout: time.Minute, MaxSessionsPerClient: 2})
+	a, b, c := dialClient(t, addr), dialClient(t, addr), dialClient(t, addr)
+	for _, conn := range []*net.UDPConn{a, b} {
+		if _, err := roundTrip(conn, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Write([]byte("over")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the third port of one address refused", func() bool { return p.Stats().OverCap == 1 })
+	other, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)}, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := roundTrip(other, []byte("y")); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	eventually(t, "the short session to expire", func() bool { return p.Sessions() == 2 })
+	if _, err := roundTrip(c, []byte("z")); err != nil {
+		t.Fatalf("after a session of the address expired: %v", err)
+	}
+}

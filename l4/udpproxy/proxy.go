@@ -27,6 +27,11 @@ type Options struct {
 	// MaxSessions caps the live sessions; datagrams from new clients over
 	// the cap are dropped and counted (0: no cap).
 	MaxSessions int
+	// MaxSessionsPerClient caps the live sessions of one client address
+	// (all its ports together), so that one host cannot take every session
+	// by changing its source port; datagrams over it are dropped and
+	// counted with OverCap (0: no cap).
+	MaxSessionsPerClient int
 	// BufferSize is the largest datagram relayed; longer ones are truncated
 	// by the kernel (default 64 KiB). Each session holds one such buffer.
 	BufferSize int
@@ -51,6 +56,7 @@ var ErrWait = errors.New("udpproxy: need the next datagram to choose")
 const (
 	MaxPending        = 4               // datagrams per client
 	MaxPendingClients = 1024            // clients at once; the oldest is dropped beyond
+	MaxPendingBytes   = 4 << 20         // bytes held for all clients; the oldest are dropped beyond
 	PendingTimeout    = 2 * time.Second // a client that sends nothing more is forgotten
 )
 
@@ -58,7 +64,7 @@ const (
 type Stats struct {
 	Sessions int   // live now
 	Opened   int64 // sessions opened since New
-	OverCap  int64 // datagrams dropped because MaxSessions was reached
+	OverCap  int64 // datagrams dropped because MaxSessions or MaxSessionsPerClient was reached
 	Failed   int64 // datagrams lost to a failed pick, dial or write
 }
 
@@ -66,25 +72,33 @@ type Stats struct {
 // opens a session: a UDP socket connected to the upstream Pick chose. The
 // client's datagrams go out on it, and the upstream's replies come back on
 // it and are sent to the client from the listening socket, so the client
-// sees replies from the address it sent to.
+// sees replies from the address it sent to (on Linux even when the socket
+// is bound to a wildcard address on a host with several: the session
+// sends from the destination address of the client's first datagram).
 type Proxy struct {
 	conn   net.PacketConn
 	udp    *net.UDPConn // conn, when it is one: reads and writes without allocations
+	oob    []byte       // control messages of a read, when dstInfo (Serve's goroutine only)
 	pick   Pick
 	o      Options
 	dialer net.Dialer
 
 	mu       sync.Mutex
 	sessions map[netip.AddrPort]*session
-	wg       sync.WaitGroup // reply goroutines
+	perIP    map[netip.Addr]int // live sessions by client address, with MaxSessionsPerClient
+	wg       sync.WaitGroup     // reply goroutines
 
-	pending map[netip.AddrPort]*held // only Serve's goroutine uses it
+	pending      map[netip.AddrPort]*held // only Serve's goroutine uses it, and pendingBytes
+	pendingBytes int                      // bytes held in pending
 
 	opened, overCap, failed atomic.Int64
 }
 
 // New returns a Proxy reading conn. The caller keeps ownership of conn:
-// the Proxy never closes it.
+// the Proxy never closes it. On Linux, when conn is a *net.UDPConn bound
+// to a wildcard address, New turns on its destination-address reports
+// (IP_PKTINFO, IPV6_RECVPKTINFO) so that replies leave from the address
+// each client wrote to.
 func New(conn net.PacketConn, pick Pick, o Options) *Proxy {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
@@ -92,8 +106,11 @@ func New(conn net.PacketConn, pick Pick, o Options) *Proxy {
 	if o.BufferSize <= 0 {
 		o.BufferSize = DefaultBufferSize
 	}
-	p := &Proxy{conn: conn, pick: pick, o: o, sessions: make(map[netip.AddrPort]*session), pending: map[netip.AddrPort]*held{}}
+	p := &Proxy{conn: conn, pick: pick, o: o, sessions: make(map[netip.AddrPort]*session), perIP: map[netip.Addr]int{}, pending: map[netip.AddrPort]*held{}}
 	p.udp, _ = conn.(*net.UDPConn)
+	if p.udp != nil && enableDstInfo(p.udp) {
+		p.oob = make([]byte, oobSize)
+	}
 	return p
 }
 
@@ -107,7 +124,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	defer p.closeAll()
 	buf := make([]byte, p.o.BufferSize)
 	for {
-		n, client, err := p.read(buf)
+		n, client, to, err := p.read(buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -118,7 +135,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 			p.failed.Add(1)
 			continue
 		}
-		s := p.session(ctx, client, buf[:n])
+		s := p.session(ctx, client, to, buf[:n])
 		if s == nil {
 			continue
 		}
@@ -145,33 +162,50 @@ func (p *Proxy) Stats() Stats {
 	}
 }
 
-// read returns one datagram and its source; an invalid source means an
-// address this package cannot reply to.
-func (p *Proxy) read(buf []byte) (int, netip.AddrPort, error) {
+// local is the address a datagram was sent to, when the socket reports it.
+type local struct {
+	addr    netip.Addr
+	ifindex uint32
+}
+
+// read returns one datagram, its source and, on a wildcard-bound socket,
+// its destination; an invalid source means an address this package cannot
+// reply to.
+func (p *Proxy) read(buf []byte) (int, netip.AddrPort, local, error) {
+	if p.oob != nil {
+		n, oobn, _, from, err := p.udp.ReadMsgUDPAddrPort(buf, p.oob)
+		var to local
+		if err == nil {
+			to.addr, to.ifindex = dstOf(p.oob[:oobn])
+		}
+		return n, from, to, err
+	}
 	if p.udp != nil {
-		return p.udp.ReadFromUDPAddrPort(buf)
+		n, from, err := p.udp.ReadFromUDPAddrPort(buf)
+		return n, from, local{}, err
 	}
 	n, addr, err := p.conn.ReadFrom(buf)
 	if err != nil {
-		return n, netip.AddrPort{}, err
+		return n, netip.AddrPort{}, local{}, err
 	}
 	if ua, ok := addr.(*net.UDPAddr); ok {
-		return n, ua.AddrPort(), nil
+		return n, ua.AddrPort(), local{}, nil
 	}
 	ap, _ := netip.ParseAddrPort(addr.String())
-	return n, ap, nil
+	return n, ap, local{}, nil
 }
 
 // session returns client's session, opening one if needed, or nil when the
 // datagram is to be dropped. Only Serve's goroutine opens sessions, so the
 // cap checked under the lock still holds when the new one is added.
-func (p *Proxy) session(ctx context.Context, client netip.AddrPort, d []byte) *session {
+func (p *Proxy) session(ctx context.Context, client netip.AddrPort, to local, d []byte) *session {
 	p.mu.Lock()
 	s, ok := p.sessions[client]
 	if ok {
 		s.touch() // under mu: see expire
 	}
-	full := p.o.MaxSessions > 0 && len(p.sessions) >= p.o.MaxSessions
+	full := (p.o.MaxSessions > 0 && len(p.sessions) >= p.o.MaxSessions) ||
+		(p.o.MaxSessionsPerClient > 0 && p.perIP[client.Addr()] >= p.o.MaxSessionsPerClient)
 	p.mu.Unlock()
 	switch {
 	case ok:
@@ -181,7 +215,7 @@ func (p *Proxy) session(ctx context.Context, client netip.AddrPort, d []byte) *s
 		return nil
 	}
 	grams, earlier, since := p.held(client, d)
-	s, err := p.open(ctx, client, grams)
+	s, err := p.open(ctx, client, to, grams)
 	switch {
 	case errors.Is(err, ErrWait):
 		p.hold(client, grams, since)
@@ -197,6 +231,9 @@ func (p *Proxy) session(ctx context.Context, client netip.AddrPort, d []byte) *s
 	}
 	p.mu.Lock()
 	p.sessions[client] = s
+	if p.o.MaxSessionsPerClient > 0 {
+		p.perIP[client.Addr()]++
+	}
 	p.mu.Unlock()
 	p.opened.Add(1)
 	p.wg.Go(func() { p.relayReplies(s) })
@@ -204,7 +241,7 @@ func (p *Proxy) session(ctx context.Context, client netip.AddrPort, d []byte) *s
 }
 
 // open picks an upstream for client and connects a socket to it.
-func (p *Proxy) open(ctx context.Context, client netip.AddrPort, grams [][]byte) (*session, error) {
+func (p *Proxy) open(ctx context.Context, client netip.AddrPort, to local, grams [][]byte) (*session, error) {
 	upstream, idle, err := p.pick(netip.AddrPortFrom(client.Addr().Unmap(), client.Port()), grams)
 	if err != nil {
 		return nil, fmt.Errorf("udpproxy: pick for %s: %w", client, err)
@@ -221,7 +258,7 @@ func (p *Proxy) open(ctx context.Context, client netip.AddrPort, grams [][]byte)
 	if idle <= 0 {
 		idle = p.o.IdleTimeout
 	}
-	s := &session{client: client, clientAddr: net.UDPAddrFromAddrPort(client), up: up, idle: idle}
+	s := &session{client: client, clientAddr: net.UDPAddrFromAddrPort(client), from: srcControl(to.addr, to.ifindex), up: up, idle: idle}
 	s.touch()
 	return s, nil
 }
@@ -233,6 +270,7 @@ func (p *Proxy) closeAll() {
 	p.mu.Lock()
 	all := p.sessions
 	p.sessions = make(map[netip.AddrPort]*session)
+	clear(p.perIP)
 	p.mu.Unlock()
 	for _, s := range all {
 		_ = s.up.Close()

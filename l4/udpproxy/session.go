@@ -13,6 +13,7 @@ import (
 type session struct {
 	client     netip.AddrPort
 	clientAddr *net.UDPAddr // client, for a PacketConn that is not a *net.UDPConn
+	from       []byte       // control message setting the replies' source address (nil: the kernel's choice)
 	up         *net.UDPConn
 	idle       time.Duration // the session ends after this long without a datagram
 	last       atomic.Int64  // unix nanoseconds
@@ -51,6 +52,10 @@ func (p *Proxy) relayReplies(s *session) {
 
 // reply sends b to the session's client from the listening socket.
 func (p *Proxy) reply(s *session, b []byte) error {
+	if s.from != nil {
+		_, _, err := p.udp.WriteMsgUDPAddrPort(b, s.from, s.client)
+		return err
+	}
 	if p.udp != nil {
 		_, err := p.udp.WriteToUDPAddrPort(b, s.client)
 		return err
@@ -69,19 +74,30 @@ func (p *Proxy) expire(s *session) bool {
 	if time.Since(s.idleSince()) < s.idle {
 		return false
 	}
-	if p.sessions[s.client] == s {
-		delete(p.sessions, s.client)
-	}
+	p.drop(s)
 	return true
 }
 
 // remove drops s from the map if it is still there.
 func (p *Proxy) remove(s *session) {
 	p.mu.Lock()
-	if p.sessions[s.client] == s {
-		delete(p.sessions, s.client)
-	}
+	p.drop(s)
 	p.mu.Unlock()
+}
+
+// drop deletes s from the maps if it is still in them. Caller holds mu.
+func (p *Proxy) drop(s *session) {
+	if p.sessions[s.client] != s {
+		return
+	}
+	delete(p.sessions, s.client)
+	if n, ok := p.perIP[s.client.Addr()]; ok {
+		if n <= 1 {
+			delete(p.perIP, s.client.Addr())
+		} else {
+			p.perIP[s.client.Addr()] = n - 1
+		}
+	}
 }
 
 func isTimeout(err error) bool {
