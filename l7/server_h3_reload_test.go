@@ -131,6 +131,22 @@ routes:
 	next := startH3Gen(t, listenerCfg("61s"), addr, "new", udps)
 	oldDone := old.shutdown(10 * time.Second) // retired: drains in the background
 	t.Cleanup(func() { <-next.shutdown(2 * time.Second) })
+	// Until the old server has stopped accepting, a new connection may
+	// still reach it (and is served); every one is served, and from the
+	// handover on by the new server.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body, err := get(client(), "/")
+		if err != nil {
+			t.Fatalf("a new connection during the handover: %v", err)
+		}
+		if body == "new" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no new connection reached the new server within 10s")
+		}
+	}
 	for i := range conns {
 		if body, err := get(client(), "/"); err != nil || body != "new" {
 			t.Errorf("new connection %d after the handover: %q, %v; want the new server", i, body, err)
