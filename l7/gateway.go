@@ -12,6 +12,7 @@ import (
 
 	"github.com/bouncer-proxy/bouncer/l7/route"
 	"github.com/bouncer-proxy/bouncer/tls/mtls"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Gateway is the HTTP handler of every listener: it loads the current
@@ -93,6 +94,12 @@ func (g *Gateway) serve(listener string, w http.ResponseWriter, r *http.Request)
 // route matches and runs the route for r.
 func (g *Gateway) route(s *Snapshot, listener string, w *recorder, r *http.Request) {
 	info := InfoFrom(r.Context())
+	if !httpguts.ValidHostHeader(r.Host) {
+		// Neither the HTTP/1.1 parser nor h2 and h3 check the characters
+		// of Host (:authority); an upstream would take it for a name.
+		WriteError(w, r, Errorf(http.StatusBadRequest, CodeBadRequest, "bad Host header"))
+		return
+	}
 	path, err := route.NormalizePath(r.URL.EscapedPath())
 	if err != nil {
 		WriteError(w, r, Wrap(err, http.StatusBadRequest, CodeBadRequest, "bad request path"))
@@ -118,7 +125,12 @@ func (g *Gateway) route(s *Snapshot, listener string, w *recorder, r *http.Reque
 			"this connection is for %s, not %s: open a new connection for it", r.TLS.ServerName, hostOnly(r.Host)))
 		return
 	}
-	delete(r.Header, lp.ClientCertHeader)
+	// Clients never speak for a certificate: the listener's header and
+	// the standard one (an upstream may read it) go, whatever is forwarded.
+	delete(r.Header, mtls.HeaderXFCC)
+	if lp.ClientCertHeader != mtls.HeaderXFCC {
+		delete(r.Header, lp.ClientCertHeader)
+	}
 	if lp.ClientAuth {
 		lp.clientIdentity(r, info)
 	}

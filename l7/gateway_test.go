@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -309,5 +310,30 @@ func TestServerProtocols(t *testing.T) {
 	n, _ := conn.Read(buf)
 	if bytes.HasPrefix(buf[:n], []byte{0, 0}) { // an HTTP/2 SETTINGS frame header
 		t.Errorf("http1-only listener answered the h2c preface with HTTP/2: % x", buf[:n])
+	}
+}
+
+// A Host with characters no host name has (#, @, <, space) is a 400 with
+// the JSON error, before any route sees it; a normal one is served.
+func TestBadHostRefused(t *testing.T) {
+	g := startTestGateway(t, gatewayConfig("", echoRoutes), gatewayOptions{})
+	ask := func(host string) string {
+		conn, err := net.Dial("tcp", g.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host)
+		b, _ := io.ReadAll(conn)
+		return string(b)
+	}
+	for _, host := range []string{"evil.test#.example.com", "user@a.example.com", "a<b", "a\"b"} {
+		if got := ask(host); !strings.HasPrefix(got, "HTTP/1.1 400") || !strings.Contains(got, `"code":"BAD_REQUEST"`) {
+			t.Errorf("Host %q: %.120q, want a JSON 400", host, got)
+		}
+	}
+	if got := ask("a.example.com:8080"); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("a valid Host: %.120q", got)
 	}
 }

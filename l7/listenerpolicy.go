@@ -25,8 +25,9 @@ type ListenerPolicy struct {
 	// ClientAuth: the listener asks for client certificates, and a
 	// verified one's identity goes to Info.ClientCert for policies.
 	ClientAuth bool
-	// ClientCertHeader is removed from every request: clients never
-	// speak for a certificate. With ClientCertFields, it then carries the
+	// ClientCertHeader is removed from every request, and so is
+	// X-Forwarded-Client-Cert: clients never speak for a certificate.
+	// With ClientCertFields, ClientCertHeader then carries the
 	// verified client certificate's identity upstream (XFCC format).
 	ClientCertHeader string
 	ClientCertFields []string

@@ -310,3 +310,55 @@ upstreams:
 		t.Errorf("client-sent XFCC reached the upstream: %q", v)
 	}
 }
+
+// With a custom forward_header, a client-sent X-Forwarded-Client-Cert is
+// still removed (docs/tls.md: on every listener), and so is a client-sent
+// copy of the custom header; the custom header carries the identity.
+func TestClientSentXFCCRemovedWithCustomHeader(t *testing.T) {
+	serverCA, clientCA := certstest.NewCA(t), certstest.NewCA(t)
+	dir := t.TempDir()
+	a := serverCA.Leaf(t, dir, "a", "ecdsa", "a", "a.test")
+	g := startTestGateway(t, fmt.Sprintf(`admin: {address: "off"}
+listeners:
+  - name: web
+    address: 127.0.0.1:0
+    protocols: [http1]
+    tls:
+      cert_file: %q
+      key_file: %q
+      client_auth: {mode: optional, ca_files: [%q], forward_header: X-Client-Cert, forward_fields: [Subject]}
+routes:
+  - proxy: {upstream: app}
+upstreams:
+  app: {endpoints: [127.0.0.1:1]}
+`, a.CertFile, a.KeyFile, clientCA.CAFile(t, dir)), gatewayOptions{})
+	clients := map[string]*http.Client{
+		"anonymous":   tlsClient(t, serverCA, g.Addr, "a.test", false, nil),
+		"certificate": tlsClient(t, serverCA, g.Addr, "a.test", false, &tls.Config{Certificates: []tls.Certificate{clientCA.ClientCert(t, "alice")}}),
+	}
+	for name, c := range clients {
+		req, _ := http.NewRequest("GET", "https://a.test/", nil)
+		req.Header.Set("X-Forwarded-Client-Cert", `Subject="CN=forged"`)
+		req.Header.Set("X-Client-Cert", `Subject="CN=forged"`)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e echoed
+		err = json.NewDecoder(res.Body).Decode(&e)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := e.Header.Values("X-Forwarded-Client-Cert"); len(v) != 0 {
+			t.Errorf("%s: client-sent X-Forwarded-Client-Cert reached the upstream: %q", name, v)
+		}
+		want := []string(nil)
+		if name == "certificate" {
+			want = []string{`Subject="CN=alice"`}
+		}
+		if v := e.Header.Values("X-Client-Cert"); !slices.Equal(v, want) {
+			t.Errorf("%s: X-Client-Cert upstream %q, want %q", name, v, want)
+		}
+	}
+}

@@ -121,7 +121,7 @@ func aggregateTerminal(cfg *configs.Config, p string, rc configs.Route, g *gener
 		BreakerThreshold: a.BreakerThreshold, BreakerCooldown: a.BreakerCooldown.D(), RequestIDHeader: cfg.Server.RequestIDHeader}
 	if rc.Match.Template != "" {
 		if vars, ok := route.VarsFunc(rc.Match.Template); ok {
-			o.PathVars = func(r *http.Request) map[string]string { return vars(r.URL.Path) }
+			o.PathVars = func(r *http.Request) map[string]string { return vars(r.URL.EscapedPath()) }
 		}
 	}
 	for _, c := range a.Calls {

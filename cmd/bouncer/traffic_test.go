@@ -121,6 +121,15 @@ upstreams:
 	if user["name"] != "users" || user["id"] != "42" || user["path"] != nil || again["path"] != "/users/42/x" || errs["late"] == nil {
 		t.Fatalf("aggregate result: %s", r.body)
 	}
+	// An escaped slash stays inside its variable (the route matched it as
+	// one segment), and is escaped again in the call's path.
+	r = send(t, "GET", base+"/summary/4%2F2", nil)
+	if err := json.Unmarshal([]byte(r.body), &out); err != nil || r.status != 200 {
+		t.Fatalf("aggregate with %%2F: %d %s", r.status, r.body)
+	}
+	if user, _ = out["user"].(map[string]any); user["id"] != "4/2" {
+		t.Fatalf("aggregate with %%2F: %s, want the call made for id 4/2", r.body)
+	}
 }
 
 // TestMirrorDrainOnSIGTERM: a shadow request still running when SIGTERM

@@ -20,7 +20,9 @@
 // Hosts are exact (api.example.com) or wildcards (*.example.com). A
 // wildcard matches any host that ends in its suffix, with one or more
 // labels before it (a.example.com, a.b.example.com), but not the bare
-// example.com, as in Envoy. Hosts ignore case, the port and a trailing dot.
+// example.com, as in Envoy; only a host name (labels of letters, digits,
+// "-" and "_") matches one, so evil.test#.example.com matches no wildcard.
+// Hosts ignore case, the port and a trailing dot.
 //
 // The path condition is one of: path (exact), prefix (a string prefix:
 // /api matches /api, /api/x and /apix), template or regex. A template is

@@ -79,13 +79,14 @@ func checkDNSName(h string) error {
 
 // requestHost copies the request's host into buf as a lookup key: the port
 // and IPv6 brackets are dropped, then a trailing dot, and it is lowered. It
-// reports false when the host is too long to be a configured one. It does
-// not allocate.
-func requestHost(host string, buf *[maxHost]byte) ([]byte, bool) {
+// reports false when the host is too long to be a configured one, and
+// whether the key is a host name (labels of letters, digits, "-" and "_"),
+// the only kind of host a wildcard may match. It does not allocate.
+func requestHost(host string, buf *[maxHost]byte) (key []byte, ok, name bool) {
 	if strings.HasPrefix(host, "[") {
 		end := strings.IndexByte(host, ']')
 		if end < 0 {
-			return nil, false
+			return nil, false, false
 		}
 		host = host[1:end]
 	} else if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
@@ -93,15 +94,26 @@ func requestHost(host string, buf *[maxHost]byte) ([]byte, bool) {
 	}
 	host = strings.TrimSuffix(host, ".")
 	if len(host) > maxHost {
-		return nil, false
+		return nil, false, false
 	}
 	b := buf[:len(host)]
+	name = host != ""
+	prev := byte('.') // no empty label, at the start either
 	for i := 0; i < len(host); i++ {
 		c := host[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
 		b[i] = c
+		if c == '.' && prev == '.' || !nameByte(c) {
+			name = false
+		}
+		prev = c
 	}
-	return b, true
+	return b, true, name
+}
+
+// nameByte reports a byte of a lower-case host name.
+func nameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
 }

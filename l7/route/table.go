@@ -114,13 +114,15 @@ func (t *Table[T]) find(host string, rq *request) *route[T] {
 	}
 	if len(t.exactHosts) > 0 || len(t.wildHosts) > 0 {
 		var buf [maxHost]byte
-		if key, ok := requestHost(host, &buf); ok {
+		if key, ok, name := requestHost(host, &buf); ok {
 			if g := t.exactHosts[string(key)]; g != nil {
 				if r := g.match(rq); r != nil {
 					return r
 				}
 			}
-			for i := max(1, len(key)-t.maxWild); i <= len(key)-t.minWild && len(t.wildHosts) > 0; i++ {
+			// A wildcard takes host names only: evil.test#.example.com
+			// ends in .example.com but names no subdomain of it.
+			for i := max(1, len(key)-t.maxWild); name && i <= len(key)-t.minWild && len(t.wildHosts) > 0; i++ {
 				if key[i] != '.' {
 					continue
 				}

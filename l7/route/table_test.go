@@ -205,6 +205,16 @@ func TestHostForms(t *testing.T) {
 		{req{host: "[2001:DB8::1]:443", path: "/"}, "v6-bare"},
 		{req{host: "127.0.0.1:80", path: "/"}, "v4"},
 		{req{host: string(make([]byte, 300)), path: "/"}, "(none)"},
+		// Only a host name ends in a wildcard's suffix: bytes no name has
+		// would let a Host such as evil.test#.example.org reach a
+		// subdomain's route (and its upstream build links to evil.test).
+		{req{host: "evil.test#.example.org", path: "/"}, "(none)"},
+		{req{host: "evil.test/.example.org", path: "/"}, "(none)"},
+		{req{host: "evil.test?.example.org", path: "/"}, "(none)"},
+		{req{host: "user@a.example.org", path: "/"}, "(none)"},
+		{req{host: "evil.test&.example.org:443", path: "/"}, "(none)"},
+		{req{host: "a..example.org", path: "/"}, "(none)"},
+		{req{host: "a_b-c.example.org:443", path: "/"}, "wild"},
 	})
 }
 

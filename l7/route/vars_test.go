@@ -14,6 +14,9 @@ func TestVarsFunc(t *testing.T) {
 		{"/v1/{org=*}/files/{rest=**}", "/v1/acme/files/a/b/c", map[string]string{"org": "acme", "rest": "a/b/c"}},
 		{"/v1/{org}/files/{rest=**}", "/v1/acme/files", map[string]string{"org": "acme", "rest": ""}},
 		{"/v1/*/x/{id}", "/v1/any/x/9", map[string]string{"id": "9"}},
+		// The escaped path: %2F stays inside its segment, values are decoded.
+		{"/v1/users/{id}/books/{b}", "/v1/users/a%2F..%2Fb/books/7", map[string]string{"id": "a/../b", "b": "7"}},
+		{"/v1/{org}/files/{rest=**}", "/v1/a%20b/files/x%2Fy/z", map[string]string{"org": "a b", "rest": "x/y/z"}},
 	} {
 		f, ok := VarsFunc(c.tmpl)
 		if !ok {

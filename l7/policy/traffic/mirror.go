@@ -1,9 +1,11 @@
 package traffic
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
@@ -29,7 +31,8 @@ type MirrorOptions struct {
 	// MaxBodyBytes is the largest request body mirrored; a request with a
 	// bigger body is not mirrored (counted as skipped). Default 64 KiB.
 	MaxBodyBytes int64
-	// Timeout bounds each shadow request, from when it is copied.
+	// Timeout bounds each shadow request, from when it is sent (for a
+	// body of unknown length, when the primary has read all of it).
 	// Default 5s.
 	Timeout time.Duration
 	// MaxInFlight bounds the shadow requests running at once; a request
@@ -99,7 +102,11 @@ func NewMirror(opts MirrorOptions, shadow http.Handler) (*Mirror, error) {
 // with the request (its body, if read ahead, replayed from memory).
 func (m *Mirror) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, m.tee(r))
+		p, tb := m.tee(r)
+		if tb != nil {
+			defer tb.finish() // a body the primary left unread sends no copy
+		}
+		next.ServeHTTP(w, p)
 	})
 }
 
@@ -134,20 +141,32 @@ func (m *Mirror) Drain(ctx context.Context) error {
 
 // tee starts the shadow copy of a sampled r and returns the request the
 // primary serves. It runs on the request's goroutine, before the primary
-// handler can change r.
-func (m *Mirror) tee(r *http.Request) *http.Request {
+// handler can change r. A body of known length (at most MaxBodyBytes) is
+// read ahead and the copy starts now; a body of unknown length (chunked,
+// an HTTP/2 or gRPC stream) is never read ahead, since its client may
+// wait for the answer before it sends the rest: it is copied as the
+// primary reads it, and the copy starts at its end (the returned teeBody,
+// whose finish the caller defers).
+func (m *Mirror) tee(r *http.Request) (*http.Request, *teeBody) {
 	if m.percent <= 0 || (m.percent < 100 && rand.Float64()*100 >= m.percent) {
-		return r
+		return r, nil
 	}
 	if r.ContentLength > m.maxBody {
 		m.skipped.Add(1)
-		return r
+		return r, nil
 	}
 	select {
 	case m.slots <- struct{}{}:
 	default:
 		m.dropped.Add(1)
-		return r
+		return r, nil
+	}
+	if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+		tb := &teeBody{src: r.Body, m: m, shadow: m.shadowRequest(r)}
+		p := new(http.Request)
+		*p = *r
+		p.Body = tb
+		return p, tb
 	}
 	body, primary, err := readAhead(r, m.maxBody)
 	if err != nil {
@@ -157,12 +176,24 @@ func (m *Mirror) tee(r *http.Request) *http.Request {
 		} else {
 			m.failed.Add(1)
 		}
-		return primary
+		return primary, nil
 	}
-	shadow, cancel := m.shadowRequest(r, body)
+	m.launch(m.shadowRequest(r), body)
+	return primary, nil
+}
+
+// launch sends the shadow copy s with body on its own goroutine, under
+// the mirror's timeout from now. The caller holds a slot, which send
+// releases.
+func (m *Mirror) launch(s *http.Request, body []byte) {
+	if body != nil {
+		s.Body = io.NopCloser(bytes.NewReader(body))
+		s.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		s.ContentLength = int64(len(body))
+	}
+	ctx, cancel := context.WithTimeout(s.Context(), m.timeout)
 	m.mirrored.Add(1)
-	go m.send(shadow, cancel)
-	return primary
+	go m.send(s.WithContext(ctx), cancel)
 }
 
 // send runs the shadow request on its own goroutine and counts a failure.

@@ -324,3 +324,77 @@ func TestMirrorBodyReadError(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 }
+
+// TestMirrorStreamedBodyNotHeldUp: a body of unknown length is not read
+// ahead. A client that sends part of its body and waits for the answer's
+// head before sending the rest (a bidirectional stream) gets it, and the
+// shadow then gets the whole body once the primary has read it.
+func TestMirrorStreamedBodyNotHeldUp(t *testing.T) {
+	rc := &recorder{}
+	m := newMirror(t, MirrorOptions{Percent: 100}, rc)
+	front := httptest.NewServer(m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex() // read the body after the head, as Bouncer's h1 server allows
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		b, _ := io.ReadAll(r.Body)
+		_, _ = io.WriteString(w, "primary:"+string(b))
+	})))
+	defer front.Close()
+
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", front.URL+"/stream", pr) // unknown length: chunked
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := front.Client().Do(req)
+		got <- answer{resp, err}
+	}()
+	if _, err := io.WriteString(pw, "first,"); err != nil {
+		t.Fatal(err)
+	}
+	var a answer
+	select {
+	case a = <-got:
+	case <-time.After(10 * time.Second):
+		_ = pw.CloseWithError(errors.New("test gave up"))
+		t.Fatal("no response head while the body is still open: the mirror held the primary up")
+	}
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	defer a.resp.Body.Close()
+	_, _ = io.WriteString(pw, "second")
+	pw.Close()
+	b, _ := io.ReadAll(a.resp.Body)
+	if string(b) != "primary:first,second" {
+		t.Errorf("primary answered %q", b)
+	}
+	if err := m.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := rc.last(t); s.Body != "first,second" || s.Path != "/stream" {
+		t.Errorf("shadow saw %+v", s)
+	}
+	if st := m.Stats(); st.Mirrored != 1 || st.Failed != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestMirrorStreamedBodyUnread: a primary that never reads a body of
+// unknown length sends no copy and frees its slot when it returns.
+func TestMirrorStreamedBodyUnread(t *testing.T) {
+	rc := &recorder{}
+	m := newMirror(t, MirrorOptions{Percent: 100, MaxInFlight: 1}, rc)
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for range 3 {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Body, r.ContentLength = io.NopCloser(strings.NewReader("never read")), -1
+		serve(h, r)
+	}
+	if st := m.Stats(); st.Failed != 3 || st.Dropped != 0 || st.Mirrored != 0 {
+		t.Errorf("stats = %+v, want 3 failed and no slot kept", st)
+	}
+}

@@ -48,12 +48,12 @@ func readAhead(r *http.Request, max int64) ([]byte, *http.Request, error) {
 	return data, p, nil
 }
 
-// shadowRequest copies r for the shadow: its own body reader over the same
-// bytes, a context that outlives the client's (context.WithoutCancel) but
-// ends after the timeout, its own l7.Info so the shadow's handler does not
+// shadowRequest copies r for the shadow, without a body (launch sets it):
+// a context that outlives the client's (context.WithoutCancel; launch
+// adds the timeout), its own l7.Info so the shadow's handler does not
 // write into the primary's access-log record, the -shadow host and the
 // shadow header. It must run before the primary handler changes r.
-func (m *Mirror) shadowRequest(r *http.Request, body []byte) (*http.Request, context.CancelFunc) {
+func (m *Mirror) shadowRequest(r *http.Request) *http.Request {
 	ctx := context.WithoutCancel(r.Context())
 	if info := l7.InfoFrom(ctx); info != nil {
 		own := l7.Info{
@@ -62,20 +62,15 @@ func (m *Mirror) shadowRequest(r *http.Request, body []byte) (*http.Request, con
 		}
 		ctx = l7.WithInfo(ctx, &own)
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	s := r.Clone(ctx)
 	s.Body = http.NoBody
 	s.GetBody = nil
-	if body != nil {
-		s.Body = io.NopCloser(bytes.NewReader(body))
-		s.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		s.ContentLength = int64(len(body))
-	}
+	s.ContentLength = 0
 	if !m.keepHost {
 		s.Host = shadowHost(r.Host)
 	}
 	s.Header.Set(ShadowHeader, "1")
-	return s, cancel
+	return s
 }
 
 // shadowHost appends "-shadow" to the host name, before a port if there is
