@@ -157,7 +157,7 @@ type OnDemand struct {
 	Allow      []string `yaml:"allow" doc:"Names allowed: exact or *.example.com (one label)."`
 	Ask        string   `yaml:"ask" doc:"URL asked GET ?domain=NAME before issuing; 200 means yes, anything else no."`
 	AskTimeout Duration `yaml:"ask_timeout" default:"3s" doc:"Time the ask endpoint has to answer; no answer is a no."`
-	DenyCache  Duration `yaml:"deny_cache" default:"5m" doc:"How long a refused name is refused without asking again."`
+	DenyCache  Duration `yaml:"deny_cache" default:"5m" doc:"How long a refused name is refused without asking again, and how long a name whose order failed waits before it is ordered again."`
 	RateLimit  int      `yaml:"rate_limit" default:"10" doc:"New certificates obtained on demand per rate_window, all names together (0: no limit)."`
 	RateWindow Duration `yaml:"rate_window" default:"1m" doc:"Window of rate_limit."`
 }

@@ -103,7 +103,10 @@ var errNoCertificate = errors.New("no certificate for this name")
 // GetCertificate is for tls.Config.GetCertificate.
 func (p *certPicker) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
-	if p.acme != nil && slices.Contains(hello.SupportedProtos, acmeTLSALPN) {
+	if p.acme != nil && isChallenge(hello) {
+		if name == "" {
+			return nil, fmt.Errorf("%w: an ACME challenge hello without a server name (SNI)", errNoCertificate)
+		}
 		return p.acme.GetCertificate(hello)
 	}
 	if p.static != nil {
@@ -127,4 +130,13 @@ func (p *certPicker) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 		return nil, fmt.Errorf("%w: the client sent no server name (SNI)", errNoCertificate)
 	}
 	return nil, fmt.Errorf("%w: %q", errNoCertificate, name)
+}
+
+// isChallenge reports whether hello is an ACME TLS-ALPN-01 validation:
+// the CA offers "acme-tls/1" as its only protocol (RFC 8737, section 3).
+// A hello that lists it beside others is an ordinary one and gets the
+// certificate its name selects; sending it to the ACME manager would skip
+// the static and local certificates and strict_sni.
+func isChallenge(hello *tls.ClientHelloInfo) bool {
+	return len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLSALPN
 }

@@ -78,9 +78,15 @@ func startAdmin(addr string, a *App) (*adminServer, error) {
 		writeJSON(w, http.StatusOK, map[string]any{"upstreams": a.grpc.status(), "routes": routes})
 	})
 	mux.HandleFunc("POST /descriptors/refresh", func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("upstream")
+		if _, known := a.grpc.status()[name]; name != "" && !known {
+			writeJSON(w, http.StatusNotFound, map[string]any{"refreshed": false,
+				"error": fmt.Sprintf("no gRPC upstream named %q is in use by a transcode route", name)})
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		defer cancel()
-		if err := a.grpc.refresh(ctx, r.URL.Query().Get("upstream")); err != nil {
+		if err := a.grpc.refresh(ctx, name); err != nil {
 			writeJSON(w, http.StatusBadGateway, map[string]any{"refreshed": false, "error": err.Error()})
 			return
 		}

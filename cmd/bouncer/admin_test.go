@@ -72,6 +72,10 @@ upstreams:
 		if code, _ := httpDo(t, http.MethodGet, p.admin+"/reload"); code != http.StatusMethodNotAllowed {
 			t.Errorf("GET /reload: %d, want 405", code)
 		}
+		// a name the operator got wrong is their mistake, not a gateway failure
+		if code, body := httpDo(t, http.MethodPost, p.admin+"/descriptors/refresh?upstream=nope"); code != http.StatusNotFound || !strings.Contains(body, `nope`) {
+			t.Errorf("POST /descriptors/refresh?upstream=nope: %d %s, want 404 naming it", code, body)
+		}
 	})
 }
 

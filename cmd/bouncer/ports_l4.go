@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -98,7 +97,9 @@ func (p *port) inspect(st *l4State, c net.Conn) {
 		}
 	}
 	isHTTP := hello.Proto == peek.HTTP1 || hello.Proto == peek.H2C
-	acme := hello.Proto == peek.TLS && slices.Contains(hello.ALPN, "acme-tls/1")
+	// A TLS-ALPN-01 validation offers acme-tls/1 alone (RFC 8737 section
+	// 3); a hello that merely lists it is routed like any other.
+	acme := hello.Proto == peek.TLS && len(hello.ALPN) == 1 && hello.ALPN[0] == "acme-tls/1"
 	if st.http && isHTTP || acme && st.tls {
 		p.deliver(peek.NewConn(c, peeked))
 		return

@@ -108,15 +108,25 @@ func (m *Manager) newConfig(o Options, storage certmagic.Storage, roots *x509.Ce
 	return cfg, iss
 }
 
-// onDemandEvent adds the issuance rate limit to onEvent: certmagic emits
+// onDemandEvent adds the issuance rate limits to onEvent: certmagic emits
 // cert_obtaining just before it places a new order, and an error aborts
-// it (ErrNoRetry: at once, without certmagic's retries).
+// it (ErrNoRetry: at once, without certmagic's retries); cert_failed
+// starts the name's back-off, so a name whose orders fail is not ordered
+// again at each handshake.
 func (m *Manager) onDemandEvent(g *gate) func(context.Context, string, map[string]any) error {
 	return func(ctx context.Context, event string, data map[string]any) error {
-		if renewal, _ := data["renewal"].(bool); event == "cert_obtaining" && !renewal {
-			if err := g.take(); err != nil {
-				m.log.Warn("acme: on-demand certificate refused", "name", data["identifier"], "error", err)
+		renewal, _ := data["renewal"].(bool)
+		name, _ := data["identifier"].(string)
+		switch {
+		case renewal:
+		case event == "cert_obtaining":
+			if err := g.take(name); err != nil {
+				m.log.Warn("acme: on-demand certificate refused", "name", name, "error", err)
 				return certmagic.ErrNoRetry{Err: err}
+			}
+		case event == "cert_failed":
+			if err, _ := data["error"].(error); !errors.Is(err, context.Canceled) {
+				g.orderFailed(name)
 			}
 		}
 		return m.onEvent(ctx, event, data)

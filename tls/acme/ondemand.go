@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -26,7 +27,9 @@ type OnDemand struct {
 	AskTimeout time.Duration // default 5 s
 	// NegativeTTL is how long an explicit "no" from Ask is remembered,
 	// so a client retrying a refused name costs no further requests
-	// (default 5 min). Failures to reach Ask are not remembered.
+	// (default 5 min). Failures to reach Ask are not remembered. A name
+	// whose order failed is not ordered again for as long, so that one
+	// name the CA keeps refusing cannot use up RateLimit.
 	NegativeTTL time.Duration
 	// RateLimit is the number of new certificates issued on demand per
 	// RateWindow across all names (0: no limit; window default 1 min).
@@ -53,6 +56,7 @@ type gate struct {
 
 	mu      sync.Mutex
 	denied  map[string]time.Time // name -> refusal expiry
+	failed  map[string]time.Time // name -> end of its back-off after a failed order
 	issued  []time.Time          // issuance times within the window
 	nowFunc func() time.Time
 }
@@ -85,7 +89,7 @@ func newGate(o OnDemand) (*gate, error) {
 	}
 	return &gate{
 		o: o, allow: allow, client: &http.Client{Timeout: o.AskTimeout},
-		denied: map[string]time.Time{}, nowFunc: time.Now,
+		denied: map[string]time.Time{}, failed: map[string]time.Time{}, nowFunc: time.Now,
 	}, nil
 }
 
@@ -100,6 +104,9 @@ func (g *gate) covers(name string) bool {
 
 // decide is certmagic's DecisionFunc: nil lets name be loaded or issued.
 func (g *gate) decide(ctx context.Context, name string) error {
+	if err := checkHostname(normalize(name)); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotAllowed, err)
+	}
 	if len(g.o.Allow) > 0 && !g.allow.match(name) {
 		return fmt.Errorf("%w: %s is not in the allow list", ErrNotAllowed, name)
 	}
@@ -147,38 +154,61 @@ func (g *gate) ask(ctx context.Context, name string) (int, error) {
 func (g *gate) recentlyDenied(name string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	until, ok := g.denied[name]
-	if ok && g.nowFunc().After(until) {
-		delete(g.denied, name)
-		return false
-	}
-	return ok
+	return g.active(g.denied, name)
 }
 
 func (g *gate) deny(name string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := g.nowFunc()
-	if len(g.denied) >= maxNegative {
-		for n, until := range g.denied {
-			if now.After(until) {
-				delete(g.denied, n)
-			}
-		}
-		if len(g.denied) >= maxNegative {
-			clear(g.denied) // a flood of names: forget rather than grow
-		}
-	}
-	g.denied[name] = now.Add(g.o.NegativeTTL)
+	g.remember(g.denied, name)
 }
 
-// take counts one new issuance, or refuses it if the window is full.
-func (g *gate) take() error {
+// orderFailed starts name's back-off after a failed order.
+func (g *gate) orderFailed(name string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.remember(g.failed, name)
+}
+
+// active reports whether name's entry in m has not expired, dropping an
+// expired one. Called with g.mu held.
+func (g *gate) active(m map[string]time.Time, name string) bool {
+	until, ok := m[name]
+	if ok && g.nowFunc().After(until) {
+		delete(m, name)
+		return false
+	}
+	return ok
+}
+
+// remember puts name in m for NegativeTTL, keeping m within maxNegative
+// entries. Called with g.mu held.
+func (g *gate) remember(m map[string]time.Time, name string) {
+	now := g.nowFunc()
+	if len(m) >= maxNegative {
+		for n, until := range m {
+			if now.After(until) {
+				delete(m, n)
+			}
+		}
+		if len(m) >= maxNegative {
+			clear(m) // a flood of names: forget rather than grow
+		}
+	}
+	m[name] = now.Add(g.o.NegativeTTL)
+}
+
+// take counts one new issuance for name, or refuses it if name's last
+// order failed within NegativeTTL or the window is full.
+func (g *gate) take(name string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.active(g.failed, name) {
+		return fmt.Errorf("%w: the last order for %s failed less than %v ago", ErrRateLimited, name, g.o.NegativeTTL)
+	}
 	if g.o.RateLimit == 0 {
 		return nil
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	now := g.nowFunc()
 	cut := 0
 	for cut < len(g.issued) && now.Sub(g.issued[cut]) >= g.o.RateWindow {
@@ -227,6 +257,39 @@ func (s nameSet) match(name string) bool {
 	}
 	_, ok = s.wildcards[rest]
 	return ok
+}
+
+// maxName and maxLabel bound a DNS name in its text form (RFC 1035,
+// section 2.3.4).
+const (
+	maxName  = 253
+	maxLabel = 63
+)
+
+// checkHostname accepts only what an ACME CA could issue for from a
+// client's SNI: a DNS host name of letters, digits and hyphens. IP
+// literals (which SNI may not carry, RFC 6066 section 3, and which
+// certmagic substitutes, the listener's own address, when a client sends
+// no SNI), wildcards and malformed names are refused before the ask
+// endpoint or the CA hear of them.
+func checkHostname(name string) error {
+	if name == "" || len(name) > maxName {
+		return fmt.Errorf("%q is not a DNS host name", name)
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return fmt.Errorf("%s is an IP address, not a DNS host name", name)
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > maxLabel || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("%q is not a DNS host name", name)
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c >= 'A' && c <= 'Z') {
+				return fmt.Errorf("%q is not a DNS host name", name)
+			}
+		}
+	}
+	return nil
 }
 
 // normalize lowercases a name and drops a final dot, as certmagic does.

@@ -3,12 +3,15 @@ package acme
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/certmagic"
 
 	"github.com/bouncer-proxy/bouncer/internal/testsvc"
 )
@@ -156,7 +159,7 @@ func TestGate(t *testing.T) {
 	}
 	g.nowFunc = func() time.Time { return now }
 	for name, want := range map[string]bool{
-		"exact.test": true, "EXACT.test.": true, "a.wild.test": true, "*.wild.test": true,
+		"exact.test": true, "EXACT.test.": true, "a.wild.test": true, "*.wild.test": false,
 		"wild.test": false, "a.b.wild.test": false, "other.test": false, "x.exact.test": false,
 	} {
 		if got := g.decide(context.Background(), name) == nil; got != want {
@@ -177,13 +180,94 @@ func TestGate(t *testing.T) {
 	}
 
 	for i, want := range []error{nil, nil, ErrRateLimited} {
-		if err := g.take(); !errors.Is(err, want) {
+		if err := g.take("n.test"); !errors.Is(err, want) {
 			t.Fatalf("take #%d = %v, want %v", i+1, err, want)
 		}
 		now = now.Add(20 * time.Second)
 	}
 	now = now.Add(time.Minute) // the first two leave the window
-	if err := g.take(); err != nil {
+	if err := g.take("n.test"); err != nil {
 		t.Fatalf("take after the window slid: %v", err)
+	}
+}
+
+// TestGateRefusesNonHostnames: only DNS host names reach the ask endpoint
+// (or the CA). certmagic asks about the listener's own IP address when a
+// client sends no SNI; wildcards and malformed names are no better.
+func TestGateRefusesNonHostnames(t *testing.T) {
+	ask := &askServer{calls: map[string]int{}}
+	srv := httptest.NewServer(ask)
+	t.Cleanup(srv.Close)
+	g, err := newGate(OnDemand{Ask: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("a", 64) + ".test"
+	for _, name := range []string{
+		"127.0.0.1", "10.1.2.3", "::1", "fe80::1", "*.yes.test", "*", "yes..test", ".yes.test",
+		"-yes.test", "yes-.test", "yes_1.test", "yes" + long, strings.Repeat("yes.", 64) + "test",
+	} {
+		if err := g.decide(context.Background(), name); !errors.Is(err, ErrNotAllowed) {
+			t.Errorf("decide(%q) = %v, want ErrNotAllowed", name, err)
+		}
+		if n := ask.count(name); n != 0 {
+			t.Errorf("ask endpoint asked %d times about %q", n, name)
+		}
+	}
+	for _, name := range []string{"yes.test", "yes-1.Test.", "yes"} {
+		if err := g.decide(context.Background(), name); err != nil {
+			t.Errorf("decide(%q) = %v, want it allowed", name, err)
+		}
+	}
+}
+
+// TestOnDemandFailedOrderBacksOff: a name whose order failed is not
+// ordered again for NegativeTTL, so it cannot use up the rate limit of
+// every other name, while other names and cancelled attempts are not
+// held back.
+func TestOnDemandFailedOrderBacksOff(t *testing.T) {
+	m, err := New(context.Background(), Options{
+		StorageDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		OnDemand: &OnDemand{Allow: []string{"*.ok.test"}, RateLimit: 4, RateWindow: time.Hour, NegativeTTL: time.Minute},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	g := m.cur.Load().gate
+	now := time.Unix(1_000_000, 0)
+	g.nowFunc = func() time.Time { return now }
+	event := m.onDemandEvent(g)
+	ctx := context.Background()
+	obtaining := func(name string) error {
+		return event(ctx, "cert_obtaining", map[string]any{"identifier": name})
+	}
+	failed := func(name string, err error) {
+		_ = event(ctx, "cert_failed", map[string]any{"identifier": name, "renewal": false, "error": err})
+	}
+
+	if err := obtaining("bad.ok.test"); err != nil {
+		t.Fatalf("first order: %v", err)
+	}
+	failed("bad.ok.test", errors.New("the CA could not validate the name"))
+	var noRetry certmagic.ErrNoRetry
+	if err := obtaining("bad.ok.test"); !errors.As(err, &noRetry) || !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("order right after a failure: %v, want ErrNoRetry wrapping ErrRateLimited", err)
+	}
+	if err := obtaining("good.ok.test"); err != nil {
+		t.Fatalf("another name: %v", err)
+	}
+	if err := obtaining("cut.ok.test"); err != nil {
+		t.Fatal(err)
+	}
+	failed("cut.ok.test", context.Canceled) // a handshake that gave up: not the CA's failure
+	now = now.Add(2 * time.Minute)
+	if err := obtaining("bad.ok.test"); err != nil {
+		t.Fatalf("order after the back-off: %v", err)
+	}
+	// four orders were placed (bad, good, cut, bad again): the refused
+	// one took no share of the rate limit
+	if err := obtaining("cut.ok.test"); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("fifth order within the window: %v, want the rate limit", err)
 	}
 }

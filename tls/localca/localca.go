@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -100,14 +101,31 @@ func create(dir, certFile, keyFile string) (*CA, error) {
 	return &CA{Cert: cert, key: key, dir: dir}, nil
 }
 
-// writeFile writes through a temporary file and a rename, so a reader
-// never sees half a file.
+// writeFile writes through a new temporary file and a rename, so a reader
+// never sees half a file. The temporary file is made afresh (0600, never
+// an existing file or link left by a crash or by someone else, whose mode
+// os.WriteFile would keep) and given mode before it gets the data.
 func writeFile(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
 		return fmt.Errorf("localca: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	tmp := f.Name()
+	err = f.Chmod(mode)
+	if err == nil {
+		_, err = f.Write(b)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("localca: %w", err)
 	}
 	return nil
@@ -157,10 +175,15 @@ func (ca *CA) NewIssuer(names []string, lifetime time.Duration) (*Issuer, error)
 }
 
 // Covers reports whether name (an SNI value) is one of the issuer's DNS
-// names, or "" (a client that sent no SNI, as clients of an IP do).
+// names, or "" (a client that sent no SNI, as clients of an IP do), or
+// one of its IP addresses (which some clients send as SNI, though RFC
+// 6066 section 3 forbids it).
 func (is *Issuer) Covers(name string) bool {
 	if name == "" {
 		return len(is.ips) > 0
+	}
+	if ip := net.ParseIP(name); ip != nil {
+		return slices.ContainsFunc(is.ips, ip.Equal)
 	}
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
 	for _, n := range is.names {

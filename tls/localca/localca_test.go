@@ -116,6 +116,38 @@ func TestCovers(t *testing.T) {
 	if !withIP.Covers("") {
 		t.Error("an issuer with an IP does not cover clients without SNI")
 	}
+	// clients that send an IP literal as SNI (against RFC 6066) still get
+	// the certificate under strict_sni
+	for name, want := range map[string]bool{"127.0.0.1": true, "127.0.0.2": false, "::1": false} {
+		if got := withIP.Covers(name); got != want {
+			t.Errorf("Covers(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// The key is readable by its owner only even when a temporary file of an
+// earlier, interrupted run (or someone else's) sits where it is written.
+func TestOpenKeyModeDespiteLeftoverTemp(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "root.key.tmp"), []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "root.key.tmp"), 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "root.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("root.key mode = %v, want 0600", st.Mode().Perm())
+	}
+	if st, err := os.Stat(filepath.Join(dir, "root.crt")); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("root.crt: %v, %v; want mode 0644", st, err)
+	}
 }
 
 // The certificate is issued again once two thirds of its lifetime have
