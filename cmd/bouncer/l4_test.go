@@ -679,3 +679,31 @@ upstreams:
 		t.Fatalf("after the failed reload, a new client reached %q; the old routes must stay", got)
 	}
 }
+
+// TestL4ALPNListingACME: on a TLS listener shared with L4 routes, a hello
+// that lists acme-tls/1 beside other protocols is an ordinary one and is
+// routed by its name; only a hello offering acme-tls/1 alone is taken for
+// an ACME validation (RFC 8737 section 3).
+func TestL4ALPNListingACME(t *testing.T) {
+	ca := certstest.NewCA(t)
+	leaf := ca.Leaf(t, t.TempDir(), "edge", "ecdsa", "edge", "edge.test")
+	a := tlsBackend(t, ca, "a.test")
+	p := startConfig(t, fmt.Sprintf(`admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: edge, address: "127.0.0.1:0", protocols: [tcp, http1, h2], tls: {cert_file: %q, key_file: %q}}
+routes:
+  - respond: {status: 200, body: "http"}
+l4_routes:
+  - {name: a, match: {sni: [a.test]}, passthrough: {upstream: a}}
+upstreams:
+  a: {endpoints: [%q]}
+`, leaf.CertFile, leaf.KeyFile, a))
+	tc, err := tls.Dial("tcp", hostPort(p.url("edge")), &tls.Config{ServerName: "a.test", RootCAs: ca.Pool, NextProtos: []string{"h2", "acme-tls/1"}})
+	if err != nil {
+		t.Fatalf("a hello listing acme-tls/1 among others was not passed through: %v", err)
+	}
+	defer tc.Close()
+	if got := lineClient(t, tc, "hi"); got != "a.test: hi" {
+		t.Errorf("passthrough answered %q", got)
+	}
+}
