@@ -47,12 +47,19 @@ var (
 
 const maxNegative = 10000 // bound on remembered refusals
 
+// maxAsks bounds the calls to the ask endpoint in flight: handshakes with
+// ever new names would otherwise make as many outgoing requests as there
+// are connections. A name that finds them all busy is refused, and not
+// remembered, so its next handshake asks again.
+const maxAsks = 16
+
 // gate decides on-demand names. It is built per generation and safe for
 // concurrent use from handshakes.
 type gate struct {
 	o      OnDemand
 	allow  nameSet
 	client *http.Client
+	asking chan struct{} // a token per ask call in flight (maxAsks)
 
 	mu      sync.Mutex
 	denied  map[string]time.Time // name -> refusal expiry
@@ -88,7 +95,7 @@ func newGate(o OnDemand) (*gate, error) {
 		return nil, fmt.Errorf("acme: on_demand allow: %w", err)
 	}
 	return &gate{
-		o: o, allow: allow, client: &http.Client{Timeout: o.AskTimeout},
+		o: o, allow: allow, client: &http.Client{Timeout: o.AskTimeout}, asking: make(chan struct{}, maxAsks),
 		denied: map[string]time.Time{}, failed: map[string]time.Time{}, nowFunc: time.Now,
 	}, nil
 }
@@ -115,6 +122,12 @@ func (g *gate) decide(ctx context.Context, name string) error {
 	}
 	if g.recentlyDenied(name) {
 		return fmt.Errorf("%w: %s was refused by the ask endpoint recently", ErrNotAllowed, name)
+	}
+	select {
+	case g.asking <- struct{}{}:
+		defer func() { <-g.asking }()
+	default:
+		return fmt.Errorf("%w: %d ask calls are in flight already", ErrNotAllowed, maxAsks)
 	}
 	status, err := g.ask(ctx, name)
 	if err != nil {

@@ -3,6 +3,7 @@ package acme
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -269,5 +270,45 @@ func TestOnDemandFailedOrderBacksOff(t *testing.T) {
 	// one took no share of the rate limit
 	if err := obtaining("cut.ok.test"); !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("fifth order within the window: %v, want the rate limit", err)
+	}
+}
+
+// TestAskCallsBounded: at most maxAsks calls to the ask endpoint run at
+// once; a name that finds them all busy is refused without being
+// remembered, and is asked about once one is free.
+func TestAskCallsBounded(t *testing.T) {
+	arrived, release := make(chan string, maxAsks+1), make(chan struct{})
+	ask := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- r.URL.Query().Get("domain")
+		<-release
+	}))
+	t.Cleanup(ask.Close)
+	t.Cleanup(func() { close(release) })
+	g, err := newGate(OnDemand{Ask: ask.URL, AskTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, maxAsks)
+	for i := range maxAsks {
+		go func() { done <- g.decide(context.Background(), fmt.Sprintf("n%d.test", i)) }()
+	}
+	for range maxAsks {
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the ask calls did not all arrive")
+		}
+	}
+	err = g.decide(context.Background(), "busy.test")
+	if !errors.Is(err, ErrNotAllowed) || !strings.Contains(err.Error(), "in flight") {
+		t.Fatalf("a name over the bound: %v, want a refusal for calls in flight", err)
+	}
+	if g.recentlyDenied("busy.test") {
+		t.Fatal("a name refused for lack of a free call was remembered as denied")
+	}
+	select {
+	case name := <-arrived:
+		t.Fatalf("the ask endpoint was called for %s beyond the bound", name)
+	default:
 	}
 }
