@@ -1,6 +1,7 @@
 package tcpproxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 )
@@ -33,8 +34,17 @@ func unwrapTCP(c net.Conn) *net.TCPConn {
 }
 
 // closeWrite shuts the write half of c: through c itself when it can,
-// otherwise through the TCP socket it unwraps to.
+// otherwise through the TCP socket it unwraps to. A TLS connection sends
+// its close_notify and then a FIN on the connection under it (crypto/tls
+// stops at the alert), so that the peer sees the half-close in TCP too.
 func closeWrite(c net.Conn) error {
+	if t, ok := c.(*tls.Conn); ok {
+		if err := t.CloseWrite(); err != nil {
+			return err
+		}
+		_ = closeWrite(t.NetConn()) // best effort: the alert already ends the stream for TLS
+		return nil
+	}
 	if cw, ok := c.(closeWriter); ok {
 		return cw.CloseWrite()
 	}
