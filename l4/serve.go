@@ -57,6 +57,7 @@ type Server struct {
 
 	mu   sync.Mutex
 	live map[string]map[*liveConn]struct{} // by upstream name
+	kept map[string]bool                   // upstreams the last Retain kept (nil: no Retain yet)
 }
 
 // errUpstreamRemoved names the end of connections to an upstream a reload
@@ -104,6 +105,10 @@ func (l *liveConn) wasRemoved() bool {
 func (s *Server) Retain(keep map[string]bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.kept = make(map[string]bool, len(keep))
+	for name := range keep {
+		s.kept[name] = true
+	}
 	for name, conns := range s.live {
 		if keep[name] {
 			continue
@@ -115,8 +120,13 @@ func (s *Server) Retain(keep map[string]bool) {
 }
 
 // track registers a connection to upstream until the returned func runs.
+// A connection routed on a table that a reload has just replaced may get
+// here after Retain removed its upstream: it is ended at once.
 func (s *Server) track(upstream string, l *liveConn) func() {
 	s.mu.Lock()
+	if s.kept != nil && !s.kept[upstream] {
+		l.end()
+	}
 	if s.live == nil {
 		s.live = map[string]map[*liveConn]struct{}{}
 	}
@@ -150,6 +160,10 @@ func (s *Server) Serve(ctx context.Context, rt *Route, c *Conn) {
 		rs = s.Metrics.series(c.Listener, rt.Name)
 		rs.active.Inc()
 		defer rs.active.Dec()
+	}
+	if live.wasRemoved() { // the client socket is closed already
+		s.finish(c, rt, rs, nil, tcpproxy.Result{Reason: tcpproxy.Reason(errUpstreamRemoved.Error())}, errors.New("a reload removed the route's upstream"))
+		return
 	}
 	release, ok := rt.Cluster.AcquireConn()
 	if !ok {
