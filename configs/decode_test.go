@@ -2,6 +2,9 @@ package configs
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +132,23 @@ func TestBadConfigs(t *testing.T) {
 		{"bad sample grpc address", "sample: {enabled: true, grpc_address: nowhere}\n" + goodBase, `sample.grpc_address: "nowhere" is not host:port`},
 		{"sample addresses clash", "sample: {enabled: true, address: \"127.0.0.1:7000\", grpc_address: \"127.0.0.1:7000\"}\n" + goodBase, `sample.grpc_address: is the same as sample.address`},
 		{"outlier times", goodBase + "    outlier_detection: {base_ejection_time: 10s, max_ejection_time: 1s}\n", `upstreams.app.outlier_detection.max_ejection_time: must be at least base_ejection_time`},
+		{"second document", goodBase + "---\nlisteners: []\n", `bad.yaml:12: a second YAML document starts here`},
+		{"merge key", goodBase + "  b:\n    <<: {endpoints: [127.0.0.1:9002]}\n", `bad.yaml:12: upstreams.b: merge keys (<<) are not supported`},
+		{"list as map key", goodBase + "  ? [a, b]\n  : {endpoints: [127.0.0.1:9002]}\n", `bad.yaml:11: upstreams: a map key must be a plain string, not a list`},
+		{"null map key", goodBase + "  ~: {endpoints: [127.0.0.1:9002]}\n", `bad.yaml:11: upstreams: map key ~ is read as null, not a string`},
+		{"number map key", goodBase + "  1: {endpoints: [127.0.0.1:9002]}\n", `upstreams: map key 1 is read as int, not a string: quote it ("1")`},
+		{"alias map key", "x: &k app\n" + goodBase + "  *k : {endpoints: [127.0.0.1:9002]}\n", `upstreams: map key *k is an alias`},
+		{"empty map key", goodBase + "  \"\": {endpoints: [127.0.0.1:9002]}\n", `bad.yaml:11: upstreams: a name (map key) must not be empty`},
+		{"alias located where used", strings.Replace(strings.Replace(goodBase, "127.0.0.1:0", "&a 127.0.0.1:0", 1), "upstream: app", "upstream: *a", 1), `bad.yaml:7: routes[0].proxy.upstream: no upstream named "127.0.0.1:0"`},
+		{"route on a tcp-only listener", strings.Replace(strings.Replace(goodBase, "  - match: {prefix: /}", "  - listeners: [web]\n    match: {prefix: /}", 1), "address: 127.0.0.1:0\n", "address: 127.0.0.1:0\n    protocols: [tcp]\nl4_routes:\n  - tcp: {upstream: app}\n", 1), `routes[0].listeners[0]: listener "web" serves no HTTP (protocols tcp)`},
+		{"empty listener name", strings.Replace(goodBase, "name: web", `name: ""`, 1), `bad.yaml:3: listeners[0].name: must not be empty`},
+		{"empty proxy upstream", strings.Replace(goodBase, "upstream: app", `upstream: ""`, 1), `bad.yaml:7: routes[0].proxy.upstream: no upstream named ""`},
+		{"empty transcode upstream", strings.Replace(goodBase, "proxy: {upstream: app}", `transcode: {upstream: ""}`, 1), `routes[0].transcode.upstream: no upstream named ""`},
+		{"streams past 32 bits", base("    limits: {max_concurrent_streams: 4294967296}", ""), `listeners[0].limits.max_concurrent_streams: must be between 1 and 4294967295`},
+		{"bad hash_on header", goodBase + "    balance: maglev\n    hash_on: {header: \"X User\"}\n", `upstreams.app.hash_on.header: "X User" is not a valid header name`},
+		{"negative redis db", "redis: {address: \"127.0.0.1:6379\", db: -1}\n" + goodBase, `bad.yaml:1: redis.db: must not be negative`},
+		{"zero redis timeout", "redis: {address: \"127.0.0.1:6379\", timeout: 0}\n" + goodBase, `redis.timeout: must be more than 0`},
+		{"aggregate call method and retries", strings.Replace(goodBase, "proxy: {upstream: app}", "aggregate: {calls: [{name: a, upstream: app, path: /, method: \"GE T\", retries: -1}]}", 1), `routes[0].aggregate.calls[0].method: "GE T" is not a method`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,5 +203,70 @@ func TestParseSize(t *testing.T) {
 	}
 	if _, err := ParseSize("1TB"); err == nil {
 		t.Error("1TB accepted")
+	}
+}
+
+// TestAliasExpansionBounded: a few lines of aliases of aliases must not
+// expand into billions of values (and hang or exhaust memory): decoding
+// stops with an error once aliases have added more values than allowed.
+func TestAliasExpansionBounded(t *testing.T) {
+	list := func(item string, n int) string { return "[" + strings.Repeat(item+",", n-1) + item + "]" }
+	src := "listeners: [{name: web, address: '127.0.0.1:0'}]\n" +
+		"upstreams: {app: {endpoints: ['127.0.0.1:9']}}\n" +
+		"x: &f " + list("a", 1000) + "\n" +
+		"y: &c {name: c, upstream: app, path: /, fields: *f}\n" +
+		"z: &r {match: {prefix: /}, aggregate: {calls: " + list("*c", 1000) + "}}\n" +
+		"routes: " + list("*r", 1000) + "\n"
+	_, err := Parse([]byte(src), "bomb.yaml")
+	var es Errors
+	if !errors.As(err, &es) || !strings.Contains(err.Error(), "aliases expand to more than") {
+		t.Fatalf("want the alias expansion refused, got %v", err)
+	}
+	if len(es) > 20 {
+		t.Errorf("%d errors; decoding should stop at the limit", len(es))
+	}
+	// Ordinary use of anchors is fine.
+	ok := strings.Replace(goodBase, "[127.0.0.1:9001]", "&eps [127.0.0.1:9001]", 1) + "  other:\n    endpoints: *eps\n"
+	if _, err := Parse([]byte(ok), "ok.yaml"); err != nil {
+		t.Errorf("aliased endpoints refused: %v", err)
+	}
+}
+
+// TestDecodeErrorHidesOnlyItsOwnPath: a decode problem at routes[1] must
+// not hide validation problems of routes[10].
+func TestDecodeErrorHidesOnlyItsOwnPath(t *testing.T) {
+	src := goodBase + "routes:\n"
+	src = strings.Replace(goodBase, "routes:\n  - match: {prefix: /}\n    proxy: {upstream: app}\n", "", 1) + "routes:\n"
+	for i := range 11 {
+		switch i {
+		case 1:
+			src += "  - 5\n"
+		case 10:
+			src += fmt.Sprintf("  - {match: {path: /r%d}, proxy: {upstream: nope}}\n", i)
+		default:
+			src += fmt.Sprintf("  - {match: {path: /r%d}, proxy: {upstream: app}}\n", i)
+		}
+	}
+	_, err := Parse([]byte(src), "bad.yaml")
+	if err == nil || !strings.Contains(err.Error(), "routes[1]: expected a map of keys") ||
+		!strings.Contains(err.Error(), `routes[10].proxy.upstream: no upstream named "nope"`) {
+		t.Fatalf("want both the decode and the validation problem, got:\n%v", err)
+	}
+}
+
+// TestLoadBoundsFileSize: Load refuses a file larger than MaxFileBytes
+// instead of reading on (a path such as /dev/zero never ends).
+func TestLoadBoundsFileSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(MaxFileBytes + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "larger than 64 MiB") {
+		t.Fatalf("Load of a %d-byte file: %v", MaxFileBytes+1, err)
 	}
 }

@@ -14,6 +14,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("upstreams: {a: {endpoints: [{address: \"h:1\", weight: 2}], balance: maglev, hash_on: {cookie: s}}}\n"))
 	f.Add([]byte("routes: [{match: {template: \"/a/{b}/**\"}, redirect: {status: 308, scheme: https}}]\n"))
 	f.Add([]byte("a: &x [1]\nb: *x\n"))
+	f.Add([]byte("upstreams: {a: &u {endpoints: [\"h:1\"]}, b: {<<: *u}, ~: *u}\n---\nlog: {}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse(data, "fuzz.yaml")
 		if err == nil {

@@ -120,3 +120,24 @@ routes:
 		t.Errorf("an identical policy was refused: %v", err)
 	}
 }
+
+// A TLS listener that lists no protocols serves http1 and h2 (the plain
+// default's h2c is not allowed with TLS); listed protocols stay as they are.
+func TestTLSListenerDefaultProtocols(t *testing.T) {
+	cfg, err := Parse([]byte(`admin: {address: "off"}
+listeners:
+  - {name: tls, address: "127.0.0.1:0", tls: {local_ca: {}}}
+  - {name: listed, address: "127.0.0.1:0", protocols: [http1], tls: {local_ca: {}}}
+  - {name: plain, address: "127.0.0.1:0"}
+routes:
+  - respond: {status: 200}
+`), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"http1,h2", "http1", "http1,h2c"} {
+		if got := strings.Join(cfg.Listeners[i].Protocols, ","); got != want {
+			t.Errorf("listener %s: protocols %s, want %s", cfg.Listeners[i].Name, got, want)
+		}
+	}
+}

@@ -58,7 +58,7 @@ type Server struct {
 type Listener struct {
 	Name          string           `yaml:"name" required:"true" doc:"Unique name, used by routes' listeners list and in metrics."`
 	Address       string           `yaml:"address" required:"true" doc:"host:port to listen on; port 0 picks a free port."`
-	Protocols     []string         `yaml:"protocols" default:"[http1,h2c]" enum:"http1,h2c,h2,h3,tcp,udp" doc:"Protocols served: http1 and h2c on plain TCP; http1, h2 and h3 with tls (h3 is HTTP/3 over QUIC on the UDP port of the same address); tcp: l4_routes on this port, beside HTTP when listed with it (a peek tells them apart); udp: l4_routes with udp actions on the UDP port."`
+	Protocols     []string         `yaml:"protocols" default:"[http1,h2c]" enum:"http1,h2c,h2,h3,tcp,udp" doc:"Protocols served (default: http1 and h2c; with tls, http1 and h2): http1 and h2c on plain TCP; http1, h2 and h3 with tls (h3 is HTTP/3 over QUIC on the UDP port of the same address); tcp: l4_routes on this port, beside HTTP when listed with it (a peek tells them apart); udp: l4_routes with udp actions on the UDP port."`
 	ProxyProtocol *ProxyProtocolIn `yaml:"proxy_protocol" doc:"Accept a PROXY protocol header (v1 or v2) from trusted peers; the client address it carries is used by L4 and HTTP alike."`
 	L4            ListenerL4       `yaml:"l4" doc:"How TCP connections are inspected and limited before routing."`
 	TLS           *ListenerTLS     `yaml:"tls" doc:"Serve TLS (ALPN picks h2 or http/1.1) with static certificates, automatic ones (acme) or a local CA's."`
@@ -124,7 +124,7 @@ type HTTPSRedirect struct {
 
 // HTTP3 tunes the QUIC side of a listener.
 type HTTP3 struct {
-	Allow0RTT  bool     `yaml:"allow_0rtt" default:"false" doc:"Accept requests in 0-RTT early data (replayable): only GET, HEAD and OPTIONS are served from it, others get 425 Too Early."`
+	Allow0RTT  bool     `yaml:"allow_0rtt" default:"false" doc:"Accept requests in 0-RTT early data (replayable): only the safe methods GET, HEAD, OPTIONS and TRACE are served from it, others get 425 Too Early."`
 	RetryAbove int      `yaml:"retry_above" default:"0" doc:"New QUIC connections per second above which every new connection must first prove its address with a Retry (0: never forced)."`
 	AltSvcAge  Duration `yaml:"alt_svc_max_age" default:"24h" doc:"How long clients may remember the Alt-Svc advertisement sent on HTTP/1.1 and h2 responses."`
 }

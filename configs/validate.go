@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -86,12 +87,13 @@ func (v *validator) listeners() {
 	addrs := map[string]string{}
 	for i, l := range v.c.Listeners {
 		p := fmt.Sprintf("listeners[%d]", i)
-		if l.Name != "" {
-			if prev, dup := names[l.Name]; dup {
-				v.sink.addf(p+".name", "duplicate listener name %q (first at %s)", l.Name, prev)
-			} else {
-				names[l.Name] = p
-			}
+		if l.Name == "" {
+			// Routes, tables and metrics find listeners by name.
+			v.sink.addf(p+".name", "must not be empty")
+		} else if prev, dup := names[l.Name]; dup {
+			v.sink.addf(p+".name", "duplicate listener name %q (first at %s)", l.Name, prev)
+		} else {
+			names[l.Name] = p
 		}
 		if v.hostPort(p+".address", l.Address) {
 			if key := normAddr(l.Address); key != "" {
@@ -149,8 +151,9 @@ func (v *validator) limits(p string, l ListenerLimits) {
 	if l.MaxHeaderBytes < 1024 {
 		v.sink.addf(p+".max_header_bytes", "must be at least 1KiB")
 	}
-	if l.MaxConcurrentStreams < 1 {
-		v.sink.addf(p+".max_concurrent_streams", "must be at least 1")
+	if l.MaxConcurrentStreams < 1 || l.MaxConcurrentStreams > math.MaxUint32 {
+		// HTTP/2 sends it as a 32-bit setting (RFC 9113, 6.5.2).
+		v.sink.addf(p+".max_concurrent_streams", "must be between 1 and %d", uint32(math.MaxUint32))
 	}
 	if l.MaxConnections < 0 {
 		v.sink.addf(p+".max_connections", "must not be negative")

@@ -163,6 +163,7 @@ func (v *validator) jwt(p string, j *JWTPolicy) {
 	for i, s := range j.From {
 		v.tokenSources(p+".from", []TokenSource{s}, i)
 	}
+	v.nonNegative(p+".cache_size", j.CacheSize)
 }
 
 var jwtAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"}
@@ -240,6 +241,7 @@ func (v *validator) rateLimit(p string, r *RateLimitPolicy) {
 	if r.Store == "redis" && v.c.Redis == nil {
 		v.sink.addf(p+".store", "is redis, but the config has no top-level redis server")
 	}
+	v.nonNegative(p+".max_keys", r.MaxKeys)
 	if r.Lease < 0 || r.Lease > 0 && r.Store != "redis" {
 		v.sink.addf(p+".lease", "applies to store redis only, and must not be negative")
 	}
@@ -294,6 +296,10 @@ func (v *validator) httpURL(p, s string) {
 func (v *validator) redis() {
 	if r := v.c.Redis; r != nil {
 		v.hostPort("redis.address", r.Address)
+		v.nonNegative("redis.db", r.DB)
+		if r.Timeout <= 0 {
+			v.sink.addf("redis.timeout", "must be more than 0")
+		}
 	}
 }
 

@@ -11,9 +11,9 @@ import (
 )
 
 func (v *validator) routes() {
-	listeners := map[string]bool{}
+	listeners := map[string]Listener{}
 	for _, l := range v.c.Listeners {
-		listeners[l.Name] = true
+		listeners[l.Name] = l
 	}
 	names := map[string]string{}
 	for i := range v.c.Routes {
@@ -26,9 +26,12 @@ func (v *validator) routes() {
 			v.sink.addf(p+".name", "duplicate route name %q (first at %s)", r.Name, prev)
 		}
 		names[r.Name] = p
-		for j, l := range r.Listeners {
-			if !listeners[l] {
-				v.sink.addf(fmt.Sprintf("%s.listeners[%d]", p, j), "no listener named %q", l)
+		for j, name := range r.Listeners {
+			switch l, ok := listeners[name]; {
+			case !ok:
+				v.sink.addf(fmt.Sprintf("%s.listeners[%d]", p, j), "no listener named %q", name)
+			case !l.ServesHTTP():
+				v.sink.addf(fmt.Sprintf("%s.listeners[%d]", p, j), "listener %q serves no HTTP (protocols %s): the route would never be used", name, strings.Join(l.Protocols, ", "))
 			}
 		}
 		v.match(p+".match", r.Match)
@@ -39,11 +42,17 @@ func (v *validator) routes() {
 	}
 }
 
+// ServesHTTP reports whether the listener serves HTTP routes: over TCP
+// (http1, h2c, h2) or QUIC (h3), not only l4_routes.
+func (l *Listener) ServesHTTP() bool {
+	return slices.ContainsFunc(l.Protocols, func(p string) bool { return p == "http1" || p == "h2c" || p == "h2" || p == "h3" })
+}
+
 // clientCertRoute checks that every listener a route with client_cert:
 // required is served on asks clients for certificates.
 func (v *validator) clientCertRoute(p string, r *Route) {
 	for _, l := range v.c.Listeners {
-		if len(r.Listeners) > 0 && !slices.Contains(r.Listeners, l.Name) {
+		if len(r.Listeners) > 0 && !slices.Contains(r.Listeners, l.Name) || !l.ServesHTTP() {
 			continue
 		}
 		if l.TLS == nil || l.TLS.ClientAuth == nil {
@@ -139,11 +148,7 @@ func (v *validator) action(p string, r *Route) {
 }
 
 func (v *validator) proxy(p string, a *ProxyAction) {
-	if a.Upstream != "" {
-		if _, ok := v.c.Upstreams[a.Upstream]; !ok {
-			v.sink.addf(p+".upstream", "no upstream named %q", a.Upstream)
-		}
-	}
+	v.upstreamRef(p+".upstream", a.Upstream)
 	if a.Timeout > 0 && a.PerTryTimeout > a.Timeout {
 		v.sink.addf(p+".per_try_timeout", "is longer than timeout")
 	}

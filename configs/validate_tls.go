@@ -209,6 +209,7 @@ func (v *validator) acme() {
 	}
 	if r := a.Storage.Redis; r != nil {
 		v.hostPort("acme.storage.redis.address", r.Address)
+		v.nonNegative("acme.storage.redis.db", r.DB)
 		if r.LockTTL.D() < time.Second {
 			v.sink.addf("acme.storage.redis.lock_ttl", "must be at least 1s")
 		}

@@ -155,6 +155,7 @@ func (v *validator) aggregate(p string, a *AggregateAction) {
 	for _, c := range a.Calls {
 		names[c.Name] = true
 	}
+	v.nonNegative(p+".breaker_threshold", a.BreakerThreshold)
 	seen := map[string]bool{}
 	for i, c := range a.Calls {
 		cp := fmt.Sprintf("%s.calls[%d]", p, i)
@@ -173,6 +174,10 @@ func (v *validator) aggregate(p string, a *AggregateAction) {
 		if !strings.HasPrefix(c.Path, "/") {
 			v.sink.addf(cp+".path", "must start with /")
 		}
+		if !validToken(c.Method) {
+			v.sink.addf(cp+".method", "%q is not a method", c.Method)
+		}
+		v.nonNegative(cp+".retries", c.Retries)
 		for j, dep := range c.After {
 			if !names[dep] {
 				v.sink.addf(fmt.Sprintf("%s.after[%d]", cp, j), "no call named %q", dep)

@@ -10,14 +10,11 @@ import (
 // pattern per binding. Path templates and field names are checked when
 // the route is built, against the parser and the descriptors.
 func (v *validator) transcode(p string, a *TranscodeAction) {
-	if a.Upstream != "" {
-		u, ok := v.c.Upstreams[a.Upstream]
-		switch {
-		case !ok:
-			v.sink.addf(p+".upstream", "no upstream named %q", a.Upstream)
-		case u.Protocol != "h2c" && u.Protocol != "h2":
-			v.sink.addf(p+".upstream", "upstream %q speaks %s; gRPC needs protocol h2c or h2", a.Upstream, u.Protocol)
-		}
+	switch u, ok := v.c.Upstreams[a.Upstream]; {
+	case !ok:
+		v.sink.addf(p+".upstream", "no upstream named %q", a.Upstream)
+	case u.Protocol != "h2c" && u.Protocol != "h2":
+		v.sink.addf(p+".upstream", "upstream %q speaks %s; gRPC needs protocol h2c or h2", a.Upstream, u.Protocol)
 	}
 	if a.Timeout > 0 && a.PerTryTimeout > a.Timeout {
 		v.sink.addf(p+".per_try_timeout", "is longer than timeout")

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 func (v *validator) upstreams() {
@@ -83,6 +85,12 @@ func (v *validator) hashOn(p string, u Upstream) {
 	}
 	if n != 1 {
 		v.sink.addf(p+".hash_on", "set exactly one of header, cookie, client_ip, sni")
+	}
+	if h := u.HashOn.Header; h != "" && !httpguts.ValidHeaderFieldName(h) {
+		v.sink.addf(p+".hash_on.header", "%q is not a valid header name", h)
+	}
+	if c := u.HashOn.Cookie; c != "" && !validToken(c) {
+		v.sink.addf(p+".hash_on.cookie", "%q is not a valid cookie name", c)
 	}
 	if u.Balance != "ring_hash" && u.Balance != "maglev" {
 		v.sink.addf(p+".hash_on", "hash_on is used only with balance ring_hash or maglev, not %q", u.Balance)

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/bouncer-proxy/bouncer/l7/policy/credauth"
 )
 
 // cliResult is what one run of the binary printed and returned.
@@ -71,6 +73,8 @@ func cliCases() []cliCase {
 			stderr: []string{"Usage: bouncer routes FILE"}},
 		{name: "validate missing file", args: []string{"validate", "/nonexistent/bouncer.yaml"}, code: 1, noStdout: true,
 			stderr: []string{"/nonexistent/bouncer.yaml", "no such file"}},
+		{name: "validate endless file", args: []string{"validate", "/dev/zero"}, code: 1, noStdout: true,
+			stderr: []string{"/dev/zero is larger than 64 MiB"}},
 		{name: "run with missing file", args: []string{"run", "-config", "/nonexistent/bouncer.yaml"}, code: 1, noStdout: true,
 			stderr: []string{"invalid config", "/nonexistent/bouncer.yaml"}},
 	}
@@ -297,6 +301,10 @@ func TestHashCommands(t *testing.T) {
 	if r.code != 0 || r.stdout != "sha256:c018c41c1afaf2c0b66c64f97d0ee135657b699ad260f299234cd40a5d625e0e\n" {
 		t.Fatalf("hash-key: %d %q %q", r.code, r.stdout, r.stderr)
 	}
+	long := strings.Repeat("k", 4096) // the longest secret read
+	if r := runCLIInput(t, long+"\n", "hash-key"); r.code != 0 || strings.TrimSpace(r.stdout) != credauth.HashAPIKey(long) {
+		t.Fatalf("hash-key of a 4096-byte key: %d %q %q", r.code, r.stdout, r.stderr)
+	}
 	r = runCLIInput(t, "pw", "hash-password", "-cost", "4")
 	hash := strings.TrimSpace(r.stdout)
 	if r.code != 0 || bcrypt.CompareHashAndPassword([]byte(hash), []byte("pw")) != nil {
@@ -309,6 +317,8 @@ func TestHashCommands(t *testing.T) {
 	}{
 		{"\n", []string{"hash-key"}, "no secret"},
 		{"k\n", []string{"hash-key", "k"}, "read from standard input"},
+		{strings.Repeat("k", 4097), []string{"hash-key"}, "longer than 4096 bytes"},
+		{strings.Repeat("k", 5000) + "\n", []string{"hash-key"}, "longer than 4096 bytes"},
 		{strings.Repeat("p", 73), []string{"hash-password"}, "72"},
 		{"pw", []string{"hash-password", "-cost", "99"}, "cost"},
 	} {

@@ -35,12 +35,18 @@ func cmdHash(kind string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "bouncer %s: the secret is read from standard input, not given as an argument\n", kind)
 		return exitUsage
 	}
-	line, err := bufio.NewReaderSize(io.LimitReader(stdin, maxSecret), maxSecret).ReadString('\n')
+	// One byte past the bound tells a secret that is too long from one
+	// that fits; it must never be cut short and hashed as something else.
+	line, err := bufio.NewReaderSize(io.LimitReader(stdin, maxSecret+1), maxSecret+1).ReadString('\n')
 	if err != nil && err != io.EOF {
 		fmt.Fprintf(stderr, "bouncer %s: reading standard input: %v\n", kind, err)
 		return exitUsage
 	}
 	secret := strings.TrimRight(line, "\r\n")
+	if len(secret) > maxSecret {
+		fmt.Fprintf(stderr, "bouncer %s: the secret is longer than %d bytes\n", kind, maxSecret)
+		return exitUsage
+	}
 	if secret == "" {
 		fmt.Fprintf(stderr, "bouncer %s: standard input holds no secret (an empty first line)\n", kind)
 		return exitUsage

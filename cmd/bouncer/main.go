@@ -304,7 +304,7 @@ func loadAndBuild(name string, args []string, stderr io.Writer) (*generation, in
 // the route tables are compiled.
 func withRouteProblems(path string, err error) error {
 	var es configs.Errors
-	data, rerr := os.ReadFile(path)
+	data, rerr := configs.ReadFile(path)
 	if !errors.As(err, &es) || rerr != nil {
 		return err
 	}
