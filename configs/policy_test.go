@@ -38,6 +38,8 @@ func TestPolicyValidation(t *testing.T) {
 		{"empty authorize", base("  z: {authorize: {}}\n", "[z]"), "policies.z.authorize: sets no rule"},
 		{"two caches", base("  c1: {cache: {}}\n  c2: {cache: {}}\n", "[c1, c2]"), "lists 2 cache policies; a route takes one"},
 		{"cache key options", base("  c: {cache: {key_query: [a], ignore_query: true}}\n", "[c]"), "set at most one of key_query"},
+		{"jwt refresh 0", base("  j: {jwt: {jwks_url: \"https://id.test/jwks\", refresh_interval: 0s}}\n", "[j]"), "policies.j.jwt.refresh_interval: must be more than 0"},
+		{"jwt fetch timeout 0", base("  j: {jwt: {jwks_url: \"https://id.test/jwks\", fetch_timeout: 0s}}\n", "[j]"), "policies.j.jwt.fetch_timeout: must be more than 0"},
 		{"negative jwt cache", base("  j: {jwt: {jwks_url: \"https://id.test/jwks\", cache_size: -1}}\n", "[j]"), "policies.j.jwt.cache_size: must not be negative"},
 		{"negative max_keys", base("  r: {rate_limit: {max_keys: -1, limits: [{requests: 1, per: 1s}]}}\n", "[r]"), "policies.r.rate_limit.max_keys: must not be negative"},
 		{"bad ext_authz url", base("  e: {ext_authz: {url: \"ftp://x\"}}\n", "[e]"), `policies.e.ext_authz.url: "ftp://x" is not an http or https URL`},

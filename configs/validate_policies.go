@@ -164,6 +164,16 @@ func (v *validator) jwt(p string, j *JWTPolicy) {
 		v.tokenSources(p+".from", []TokenSource{s}, i)
 	}
 	v.nonNegative(p+".cache_size", j.CacheSize)
+	if j.JWKSURL != "" { // 0 would not mean "never": say what is meant
+		for _, d := range []struct {
+			key string
+			d   Duration
+		}{{"fetch_timeout", j.FetchTimeout}, {"refresh_interval", j.RefreshInterval}, {"min_refresh_interval", j.MinRefreshInterval}} {
+			if d.d <= 0 {
+				v.sink.addf(p+"."+d.key, "must be more than 0")
+			}
+		}
+	}
 }
 
 var jwtAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"}
