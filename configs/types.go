@@ -50,6 +50,7 @@ type Server struct {
 	RequestIDHeader string   `yaml:"request_id_header" default:"X-Request-Id" doc:"Header carrying the request id: propagated when present, generated when not."`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout" default:"30s" doc:"How long SIGTERM waits for in-flight requests before closing connections."`
 	MaxBodyBytes    Size     `yaml:"max_request_body_bytes" default:"0" doc:"Largest accepted request body (0: unlimited). Larger bodies get 413."`
+	EscapedSlashes  string   `yaml:"escaped_slashes" default:"keep" enum:"keep,reject,unescape" doc:"An escaped slash (%2F) in a request path: keep it inside its segment (routes and upstreams see %2F), reject the request (400), or unescape it into a separator before the path is normalised and matched. Choose reject or unescape when an upstream decodes %2F into / itself: with keep, /admin%2Fx passes a route that guards /admin/."`
 	MaxConnections  int      `yaml:"max_connections" default:"0" doc:"Client connections open at once over all listeners (0: no limit); past it new connections are closed at once and counted (bouncer_connections_refused_total)."`
 	DataDir         string   `yaml:"data_dir" doc:"Folder for state kept across restarts: ACME accounts and certificates (file storage) and the local CA (default: $XDG_DATA_HOME/bouncer, else ~/.local/share/bouncer)."`
 }

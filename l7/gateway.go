@@ -100,7 +100,15 @@ func (g *Gateway) route(s *Snapshot, listener string, w *recorder, r *http.Reque
 		WriteError(w, r, Errorf(http.StatusBadRequest, CodeBadRequest, "bad Host header"))
 		return
 	}
-	path, err := route.NormalizePath(r.URL.EscapedPath())
+	raw := r.URL.EscapedPath()
+	if s.EscapedSlashes != "" && s.EscapedSlashes != "keep" && hasEscapedSlash(raw) {
+		if s.EscapedSlashes == "reject" {
+			WriteError(w, r, Errorf(http.StatusBadRequest, CodeBadRequest, "an escaped slash (%%2F) in the path is not accepted here"))
+			return
+		}
+		raw = unescapeSlashes(raw)
+	}
+	path, err := route.NormalizePath(raw)
 	if err != nil {
 		WriteError(w, r, Wrap(err, http.StatusBadRequest, CodeBadRequest, "bad request path"))
 		return
@@ -280,4 +288,19 @@ func hostOnly(host string) string {
 		return host[:i]
 	}
 	return host
+}
+
+// hasEscapedSlash reports whether an escaped path holds %2F (or %2f).
+func hasEscapedSlash(p string) bool {
+	for i := 0; i+2 < len(p); i++ {
+		if p[i] == '%' && p[i+1] == '2' && (p[i+2] == 'F' || p[i+2] == 'f') {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeSlashes turns every %2F of an escaped path into a separator.
+func unescapeSlashes(p string) string {
+	return strings.NewReplacer("%2F", "/", "%2f", "/").Replace(p)
 }

@@ -112,7 +112,7 @@ func compileSnapshot(t *testing.T, cfg *configs.Config) *l7.Snapshot {
 	}
 	return &l7.Snapshot{
 		Tables: tables, Trusted: trusted, RequestIDHeader: cfg.Server.RequestIDHeader,
-		MaxBodyBytes: int64(cfg.Server.MaxBodyBytes), AccessLog: cfg.Log.AccessLog,
+		MaxBodyBytes: int64(cfg.Server.MaxBodyBytes), AccessLog: cfg.Log.AccessLog, EscapedSlashes: cfg.Server.EscapedSlashes,
 		Listeners: l7.ListenerPolicies(cfg),
 	}
 }

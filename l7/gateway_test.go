@@ -123,6 +123,37 @@ func TestPathNormalization(t *testing.T) {
 	}
 }
 
+// TestEscapedSlashes: server.escaped_slashes keeps %2F inside its segment
+// (the default), refuses it, or makes it a separator before matching.
+func TestEscapedSlashes(t *testing.T) {
+	routes := echoRoutes + "  - name: admin\n    match: {prefix: /api/admin/}\n    respond: {status: 403, body: guarded}\n"
+	for _, tc := range []struct {
+		mode       string
+		wantStatus int
+		wantPath   string // as the terminal saw it (echo route)
+	}{
+		{"keep", 200, "/api/admin%2Fx"},
+		{"reject", 400, ""},
+		{"unescape", 403, ""}, // now /api/admin/x: the guarding route takes it
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			g := startTestGateway(t, gatewayConfig("escaped_slashes: "+tc.mode, routes), gatewayOptions{})
+			r := send(t, client(t), "GET", g.URL+"/api/admin%2fx", nil)
+			if r.Status != tc.wantStatus {
+				t.Fatalf("status %d %s, want %d", r.Status, r.Body, tc.wantStatus)
+			}
+			if tc.wantPath != "" {
+				if e := decodeEchoed(t, r); e.Path != tc.wantPath {
+					t.Errorf("terminal saw %q, want %q", e.Path, tc.wantPath)
+				}
+			}
+			if tc.mode == "reject" && !strings.Contains(r.Body, `"code":"BAD_REQUEST"`) {
+				t.Errorf("body %s, want the JSON error", r.Body)
+			}
+		})
+	}
+}
+
 var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // TestRequestIDHeader checks generation, propagation and replacement of

@@ -49,6 +49,7 @@ type Snapshot struct {
 	Trusted         *Trusted
 	RequestIDHeader string
 	MaxBodyBytes    int64
+	EscapedSlashes  string // server.escaped_slashes: "keep" (or ""), "reject" or "unescape"
 	AccessLog       bool
 	Listeners       map[string]*ListenerPolicy // by listener name
 }

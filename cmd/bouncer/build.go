@@ -100,6 +100,7 @@ func build(cfg *configs.Config, d deps) (*generation, error) {
 		Trusted:         trusted,
 		RequestIDHeader: cfg.Server.RequestIDHeader,
 		MaxBodyBytes:    int64(cfg.Server.MaxBodyBytes),
+		EscapedSlashes:  cfg.Server.EscapedSlashes,
 		AccessLog:       cfg.Log.AccessLog,
 		Listeners:       l7.ListenerPolicies(cfg),
 	}
