@@ -201,9 +201,27 @@ func (p *pipe) end() {
 
 func (p *pipe) closeBoth() {
 	p.closeOnce.Do(func() {
+		// A side that failed (a reset, an I/O error) is passed on as a
+		// reset, not as an orderly FIN that would read as a complete stream.
+		switch p.verdict.get() {
+		case ReasonClientError:
+			abortive(p.upstream)
+		case ReasonUpstreamError:
+			abortive(p.client)
+		}
 		_ = p.client.Close()
 		_ = p.upstream.Close()
 	})
+}
+
+// abortive makes closing c send a TCP reset (SO_LINGER 0), when c is or
+// unwraps to a TCP socket.
+func abortive(c net.Conn) {
+	if l, ok := c.(interface{ SetLinger(int) error }); ok {
+		_ = l.SetLinger(0)
+	} else if tc := unwrapTCP(c); tc != nil {
+		_ = tc.SetLinger(0)
+	}
 }
 
 // verdict keeps the reason a pipe ended. A soft reason (a FIN) is kept only

@@ -2,8 +2,10 @@ package tcpproxy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -94,20 +96,23 @@ func TestPipeReset(t *testing.T) {
 				t.Fatalf("read: %v", err)
 			}
 			close(kill)
-			closedOrReset(t, r.client)
+			_ = r.client.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.Copy(io.Discard, r.client); !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("client saw %v, want the upstream's reset passed on", err)
+			}
 			if res := r.wait(t); res.Reason != ReasonUpstreamError {
 				t.Errorf("reason = %s, want %s", res.Reason, ReasonUpstreamError)
 			}
 		})
 		t.Run(m.name+"/client", func(t *testing.T) {
-			got, gone := make(chan struct{}), make(chan struct{})
+			got, gone := make(chan struct{}), make(chan error, 1)
 			handle := func(c *net.TCPConn) {
 				buf := make([]byte, 4)
 				if _, err := io.ReadFull(c, buf); err == nil {
 					close(got)
 				}
-				drain(c)
-				close(gone)
+				_, err := io.Copy(io.Discard, struct{ io.Reader }{c})
+				gone <- err
 			}
 			r := startPipe(t.Context(), t, m, handle, nil, Options{})
 			_, _ = r.client.Write([]byte("ping"))
@@ -118,7 +123,10 @@ func TestPipeReset(t *testing.T) {
 				t.Errorf("reason = %s, want %s", res.Reason, ReasonClientError)
 			}
 			select {
-			case <-gone:
+			case err := <-gone:
+				if !errors.Is(err, syscall.ECONNRESET) {
+					t.Errorf("upstream saw %v, want the client's reset passed on", err)
+				}
 			case <-time.After(10 * time.Second):
 				t.Error("upstream was not closed")
 			}
