@@ -121,7 +121,7 @@ func (v *Versions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if given && v.strip {
-		r = stripVersion(r, v.prefix, name, rest)
+		r = stripVersion(r, v.prefix, rest)
 	}
 	ver.h.ServeHTTP(w, r)
 }
@@ -137,17 +137,20 @@ func (ver *version) annotate(h http.Header) {
 	}
 }
 
-// stripVersion returns a shallow copy of r without the leading version
-// segment; rawRest is the escaped remainder of the path.
-func stripVersion(r *http.Request, prefix, name, rawRest string) *http.Request {
-	u := *r.URL
-	u.Path = strings.TrimPrefix(strings.TrimPrefix(u.Path, prefix), "/"+name)
-	if u.Path == "" || u.Path[0] != '/' {
-		u.Path = "/" + u.Path
+// stripVersion returns a shallow copy of r without the version segment
+// after prefix; prefix and rawRest (the remainder after the version) are
+// escaped, as the path was matched, so a prefix holding escapes (%20) is
+// cut where it was found.
+func stripVersion(r *http.Request, prefix, rawRest string) *http.Request {
+	esc := prefix + rawRest
+	p, err := url.PathUnescape(esc)
+	if err != nil {
+		return r // cannot happen: both parts came from a valid escaped path
 	}
-	u.Path = prefix + u.Path
-	if u.RawPath != "" {
-		u.RawPath = prefix + rawRest
+	u := *r.URL
+	u.Path, u.RawPath = p, ""
+	if u.EscapedPath() != esc {
+		u.RawPath = esc
 	}
 	s := new(http.Request)
 	*s = *r

@@ -243,4 +243,17 @@ func TestVersionsPathPrefix(t *testing.T) {
 	if w.Code != http.StatusNotFound {
 		t.Errorf("unknown version after the prefix: %d", w.Code)
 	}
+
+	// A prefix with escapes is cut where it matched, in the escaped path.
+	var esc string
+	rec = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got, esc = r.URL.Path, r.URL.EscapedPath() })
+	v, err = NewVersions(VersionOptions{PathPrefix: "/my%20api/", StripPrefix: true, Default: "v2",
+		Versions: []APIVersion{{Name: "v1", Backend: "a"}, {Name: "v2", Backend: "b"}}}, map[string]http.Handler{"a": rec, "b": rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/my%20api/v1/a%2Fb", nil))
+	if got != "/my api/a/b" || esc != "/my%20api/a%2Fb" {
+		t.Errorf("escaped prefix: backend saw %q (escaped %q), want \"/my api/a/b\" (\"/my%%20api/a%%2Fb\")", got, esc)
+	}
 }
