@@ -103,7 +103,7 @@ var errNoCertificate = errors.New("no certificate for this name")
 // GetCertificate is for tls.Config.GetCertificate.
 func (p *certPicker) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
-	if p.acme != nil && isChallenge(hello) {
+	if p.acme != nil && IsACMEChallenge(hello.SupportedProtos) {
 		if name == "" {
 			return nil, fmt.Errorf("%w: an ACME challenge hello without a server name (SNI)", errNoCertificate)
 		}
@@ -132,11 +132,12 @@ func (p *certPicker) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 	return nil, fmt.Errorf("%w: %q", errNoCertificate, name)
 }
 
-// isChallenge reports whether hello is an ACME TLS-ALPN-01 validation:
-// the CA offers "acme-tls/1" as its only protocol (RFC 8737, section 3).
-// A hello that lists it beside others is an ordinary one and gets the
-// certificate its name selects; sending it to the ACME manager would skip
-// the static and local certificates and strict_sni.
-func isChallenge(hello *tls.ClientHelloInfo) bool {
-	return len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLSALPN
+// IsACMEChallenge reports whether a ClientHello offering protos is an ACME
+// TLS-ALPN-01 validation: the CA offers "acme-tls/1" as its only protocol
+// (RFC 8737, section 3). A hello that lists it beside others is an
+// ordinary one and gets the certificate its name selects (or, on a port
+// with L4 routes, is routed by it); sending it to the ACME manager would
+// skip the static and local certificates and strict_sni.
+func IsACMEChallenge(protos []string) bool {
+	return len(protos) == 1 && protos[0] == acmeTLSALPN
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/bouncer-proxy/bouncer/l4"
 	"github.com/bouncer-proxy/bouncer/l4/peek"
 	"github.com/bouncer-proxy/bouncer/l4/router"
+	"github.com/bouncer-proxy/bouncer/l7"
 	"github.com/bouncer-proxy/bouncer/listener"
 )
 
@@ -97,9 +98,7 @@ func (p *port) inspect(st *l4State, c net.Conn) {
 		}
 	}
 	isHTTP := hello.Proto == peek.HTTP1 || hello.Proto == peek.H2C
-	// A TLS-ALPN-01 validation offers acme-tls/1 alone (RFC 8737 section
-	// 3); a hello that merely lists it is routed like any other.
-	acme := hello.Proto == peek.TLS && len(hello.ALPN) == 1 && hello.ALPN[0] == "acme-tls/1"
+	acme := hello.Proto == peek.TLS && l7.IsACMEChallenge(hello.ALPN)
 	if st.http && isHTTP || acme && st.tls {
 		p.deliver(peek.NewConn(c, peeked))
 		return

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bouncer-proxy/bouncer/internal/testsvc"
 )
 
 // Tests of the proxy's own HTTP/2 client (h2*.go) against real servers on
@@ -231,20 +233,8 @@ func TestH2TLSWithoutH2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(io.Discard, c)
-			}()
-		}
-	}()
-	for name, url := range map[string]string{"http/1.1 only": h1Srv.URL, "no ALPN": "https://" + ln.Addr().String()} {
+	addr := testsvc.Serve(t, ln, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	for name, url := range map[string]string{"http/1.1 only": h1Srv.URL, "no ALPN": "https://" + addr} {
 		t.Run(name, func(t *testing.T) {
 			tr := h2tClient(t, "h2", cfg, 0)
 			_, err := tr.RoundTrip(h2tRequest(t, h2tCtx(t), http.MethodGet, url, nil))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bouncer-proxy/bouncer/internal/testsvc"
 	"github.com/bouncer-proxy/bouncer/tls/certstest"
 )
 
@@ -33,20 +34,7 @@ func serve(t *testing.T, s *Store) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				_ = c.(*tls.Conn).Handshake()
-				_ = c.Close()
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testsvc.Serve(t, ln, func(c net.Conn) { _ = c.(*tls.Conn).Handshake() })
 }
 
 // handshake connects with sni (verifying against ca for sni, or for
